@@ -1,0 +1,37 @@
+# The README's commands. `make demo` and `make test` need only Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev
+
+.PHONY: demo test lint format check bench screenshots clean
+
+$(BIN)/.installed-$(EXTRAS): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("paperpost needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+demo: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/paperpost demo
+
+test: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy service/
+
+format: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: lint test
+
+bench: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/python -m tests.benchmarks
+
+clean:
+	rm -rf var/demo var/mail

@@ -1,0 +1,1 @@
+"""paperpost: research papers matched to each subscriber, delivered as a mail digest."""

@@ -1,0 +1,38 @@
+"""The admin CLI, ``paperpost``: one Typer app assembled from a module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from service.cli import db, ingest, papers, runtime, stages, subscribers
+
+app = typer.Typer(
+    help="paperpost: research papers matched to each subscriber, delivered by mail.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(ingest.app, name="ingest")
+app.add_typer(papers.app, name="papers")
+app.add_typer(subscribers.app, name="subscribers")
+app.command("match")(stages.match)
+app.command("plan")(stages.plan)
+app.command("deliver")(stages.deliver)
+app.command("preview")(stages.preview_command)
+app.command("inbox")(runtime.inbox)
+app.command("worker")(runtime.worker)
+app.command("beat")(runtime.beat)
+app.command("run")(runtime.run)
+
+
+def _register_demo() -> None:
+    from service.cli import demo
+
+    app.command("demo")(demo.demo)
+
+
+_register_demo()
+
+
+def main() -> None:
+    app()

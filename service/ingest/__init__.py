@@ -1,0 +1,1 @@
+"""ingest: fetch papers from sources and parse them, purely, into RawPaper values."""

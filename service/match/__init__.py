@@ -1,0 +1,1 @@
+"""match: run every interest against new papers (percolator) and explain why they matched."""

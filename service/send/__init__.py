@@ -1,0 +1,1 @@
+"""send: compose message bytes, talk SMTP, run the development inbox."""

@@ -1,0 +1,1 @@
+"""store: the SQLAlchemy models, sessions, migrations and the ledger queries."""

@@ -1,0 +1,131 @@
+"""The one module that changes subscriber state, recording an event for each change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.store.models import (
+    Event,
+    Frequency,
+    Interest,
+    InterestKind,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
+from service.store.sql import insert_ignore
+from service.track.addresses import email_hash, normalize_email
+
+CONSENT_KINDS = {"subscribe", "confirm", "unsubscribe", "resubscribe", "erase", "suppress"}
+
+
+class UnknownSubscriber(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class SubscriberInput:
+    email: str
+    interests: Sequence[str] = ()
+    timezone: str = "UTC"
+    send_hour: int = 8
+    frequency: str = Frequency.daily
+    weekday: int = 0
+    max_papers: int = 10
+    include_trending: bool = True
+
+
+def record_event(
+    session: Session,
+    kind: str,
+    source: str,
+    now: dt.datetime,
+    subscriber_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+    external_id: str | None = None,
+) -> None:
+    session.add(
+        Event(
+            kind=kind,
+            source=source,
+            subscriber_id=subscriber_id,
+            detail=detail or {},
+            ip=ip,
+            external_id=external_id,
+            consent=kind in CONSENT_KINDS,
+            created_at=now,
+        )
+    )
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber:
+    subscriber = session.scalar(
+        select(Subscriber).where(Subscriber.email == normalize_email(email))
+    )
+    if subscriber is None:
+        raise UnknownSubscriber(f"no subscriber {email!r}")
+    return subscriber
+
+
+def add_subscriber(
+    session: Session, data: SubscriberInput, now: dt.datetime, source: str, confirmed: bool
+) -> Subscriber:
+    """Create a subscriber (pending, or active when the operator vouches for consent)."""
+    email = normalize_email(data.email)
+    if session.scalar(select(Subscriber.id).where(Subscriber.email == email)) is not None:
+        raise ValueError(f"{email} is already a subscriber")
+    subscriber = Subscriber(
+        email=email,
+        status=SubscriberStatus.active if confirmed else SubscriberStatus.pending,
+        timezone=data.timezone,
+        send_hour=data.send_hour,
+        frequency=data.frequency,
+        weekday=data.weekday,
+        max_papers=data.max_papers,
+        include_trending=data.include_trending,
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now if confirmed else None,
+    )
+    subscriber.interests = [
+        Interest(value=value, kind=InterestKind.keyword, created_at=now) for value in data.interests
+    ]
+    session.add(subscriber)
+    session.flush()
+    record_event(session, "subscribe", source, now, subscriber.id, {"confirmed": confirmed})
+    return subscriber
+
+
+def unsubscribe(session: Session, subscriber: Subscriber, now: dt.datetime, source: str) -> bool:
+    """Idempotent: returns False when the subscriber was already unsubscribed."""
+    if subscriber.status == SubscriberStatus.unsubscribed:
+        return False
+    subscriber.status = SubscriberStatus.unsubscribed
+    subscriber.unsubscribed_at = now
+    subscriber.updated_at = now
+    record_event(session, "unsubscribe", source, now, subscriber.id)
+    return True
+
+
+def suppress(
+    session: Session, email: str, reason: str, now: dt.datetime, note: str | None = None
+) -> None:
+    session.execute(
+        insert_ignore(session, Suppression).values(
+            email_hash=email_hash(email), email=email, reason=reason, note=note, created_at=now
+        )
+    )
+
+
+def is_suppressed(session: Session, email: str) -> bool:
+    found = session.scalar(
+        select(Suppression.id).where(Suppression.email_hash == email_hash(email))
+    )
+    return found is not None

@@ -1,0 +1,60 @@
+"""Signed, purpose-scoped tokens (itsdangerous). They carry an opaque subscriber id and the
+subscriber's token secret, never an email address, and verify under every configured key so a
+secret rotation does not break old links."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+
+
+class Purpose(StrEnum):
+    confirm = "confirm"
+    unsubscribe = "unsubscribe"
+    prefs = "prefs"
+    manage = "manage"  # short-lived: export and delete
+
+
+MAX_AGE = {
+    Purpose.confirm: 48 * 3600,
+    Purpose.prefs: 30 * 86400,
+    Purpose.manage: 3600,
+}
+
+
+class TokenError(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "invalid" or "expired"
+
+
+def make_token(keys: list[str], purpose: Purpose, subscriber_id: int, secret: str) -> str:
+    payload = [subscriber_id, secret[:8]]
+    if purpose is Purpose.unsubscribe:
+        return URLSafeSerializer(keys, salt=purpose.value).dumps(payload)
+    return URLSafeTimedSerializer(keys, salt=purpose.value).dumps(payload)
+
+
+def read_token(keys: list[str], purpose: Purpose, token: str) -> tuple[int, str]:
+    """Return (subscriber id, secret prefix); raise TokenError. The caller compares the prefix
+    with the subscriber's current secret, so rotating it revokes every token."""
+    try:
+        if purpose is Purpose.unsubscribe:
+            payload = URLSafeSerializer(keys, salt=purpose.value).loads(token)
+        else:
+            payload = URLSafeTimedSerializer(keys, salt=purpose.value).loads(
+                token, max_age=MAX_AGE[purpose]
+            )
+    except SignatureExpired as exc:
+        raise TokenError("expired") from exc
+    except BadSignature as exc:
+        raise TokenError("invalid") from exc
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not isinstance(payload[0], int)
+        or not isinstance(payload[1], str)
+    ):
+        raise TokenError("invalid")
+    return payload[0], payload[1]

@@ -1,0 +1,1 @@
+"""web: the FastAPI app (subscribe, confirm, preferences, unsubscribe, admin API)."""

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.config import Settings
+from service.store.db import make_engine, make_sessionmaker
+from service.store.models import Base
+from tests.fakes import FakeClock, FakeMailer
+from tests.servers import SinkHandler, smtp_sink
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SAMPLES = SHARED / "data" / "samples"
+DEMO_DATA = Path(__file__).resolve().parents[1] / "service" / "demo"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="development",
+        database_url=f"sqlite:///{tmp_path / 'paperpost.sqlite'}",
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        mail_from="digest@paperpost.example",
+        public_base_url="https://paperpost.example",
+        mail_dir=tmp_path / "mail",
+        smtp_timeout=5,
+    )
+
+
+@pytest.fixture
+def factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A fresh SQLite database with the current schema, for tests whose code commits."""
+    engine = make_engine(settings.database_url)
+    Base.metadata.create_all(engine)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    with factory() as s, s.begin() as tx:
+        yield s
+        tx.rollback()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def now(clock: FakeClock) -> dt.datetime:
+    return clock.now
+
+
+@pytest.fixture
+def mailer() -> FakeMailer:
+    return FakeMailer()
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[SinkHandler, int]]:
+    with smtp_sink() as running:
+        yield running
