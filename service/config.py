@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     mail_from: str = "paperpost@localhost"
     mail_from_name: str = "paperpost"
     postal_address: str = "paperpost, a self-hosted paper digest"
+    admin_email: str | None = None  # operator alerts go here
     list_id: str | None = None
     bounce_domain: str | None = None
 

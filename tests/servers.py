@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-PG_ADMIN_URL = os.environ.get("PAPERPOST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "PAPERPOST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("PAPERPOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -57,16 +59,20 @@ class SinkHandler:
     messages: list[Received] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
         reply = self.rcpt_replies.get(address)
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, time.time())
+            Received(
+                envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, time.time()
+            )
         )
         return "250 2.0.0 queued"
 
@@ -92,7 +98,7 @@ def postgres_available() -> bool:
             conn.execute(text("select 1"))
         engine.dispose()
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 

@@ -33,14 +33,19 @@ def setup_world(factory: sessionmaker[Session], clock: FakeClock) -> None:
             add_subscriber(session, person, clock(), "test", confirmed=True)
 
 
-def run_once(factory: sessionmaker[Session], settings: Settings, clock: FakeClock) -> pipeline.DeliverReport:
+def run_once(
+    factory: sessionmaker[Session], settings: Settings, clock: FakeClock
+) -> pipeline.DeliverReport:
     pipeline.match_new_papers(factory, clock())
     planned = pipeline.plan_editions(factory, settings, clock()).planned
     return pipeline.deliver_batch(factory, settings, SmtpMailer(settings), planned, clock)
 
 
 def test_pipeline_delivers_one_checked_digest_each(
-    factory: sessionmaker[Session], settings: Settings, clock: FakeClock, sink: tuple[SinkHandler, int]
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FakeClock,
+    sink: tuple[SinkHandler, int],
 ) -> None:
     handler, port = sink
     settings = settings.model_copy(update={"smtp_port": port})
@@ -59,10 +64,15 @@ def test_pipeline_delivers_one_checked_digest_each(
             assert len(msg.get_all(name)) == 1, name
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         https, mailto = re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])
-        assert https.startswith("https://paperpost.example/unsubscribe/") and mailto.startswith("mailto:")
+        assert https.startswith("https://paperpost.example/unsubscribe/") and mailto.startswith(
+            "mailto:"
+        )
         assert msg.get_content_type() == "multipart/alternative"
         text_part, html_part = msg.iter_parts()
-        assert (text_part.get_content_type(), html_part.get_content_type()) == ("text/plain", "text/html")
+        assert (text_part.get_content_type(), html_part.get_content_type()) == (
+            "text/plain",
+            "text/html",
+        )
         text, html = text_part.get_content(), html_part.get_content()
         assert https in text and f'href="{https}"' in html
         for paper_id in [*delivery.paper_ids, *delivery.trending_ids]:
@@ -73,7 +83,10 @@ def test_pipeline_delivers_one_checked_digest_each(
 
 
 def test_running_again_sends_nothing_twice(
-    factory: sessionmaker[Session], settings: Settings, clock: FakeClock, sink: tuple[SinkHandler, int]
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FakeClock,
+    sink: tuple[SinkHandler, int],
 ) -> None:
     handler, port = sink
     settings = settings.model_copy(update={"smtp_port": port})

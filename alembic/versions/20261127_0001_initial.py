@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 15:56:54.167914
+Create Date: 2026-11-27 16:04:52.609397
 """
 
 from collections.abc import Sequence
@@ -163,6 +163,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
+        sa.UniqueConstraint(
+            "kind",
+            "edition_key",
+            "to_address",
+            name=op.f("uq_deliveries_kind_edition_key_to_address"),
+        ),
         sa.UniqueConstraint("message_id", name=op.f("uq_deliveries_message_id")),
         sa.UniqueConstraint(
             "subscriber_id",

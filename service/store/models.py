@@ -258,6 +258,8 @@ class Delivery(Base):
 
     __table_args__ = (
         UniqueConstraint("subscriber_id", "kind", "edition_key"),
+        # Mails without a subscriber (operator alerts) are deduplicated by address instead.
+        UniqueConstraint("kind", "edition_key", "to_address"),
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     )
 

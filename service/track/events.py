@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.store.models import (
@@ -112,6 +112,39 @@ def unsubscribe(session: Session, subscriber: Subscriber, now: dt.datetime, sour
     subscriber.updated_at = now
     record_event(session, "unsubscribe", source, now, subscriber.id)
     return True
+
+
+def confirm_subscriber(
+    session: Session, subscriber: Subscriber, now: dt.datetime, source: str, ip: str | None = None
+) -> bool:
+    """pending -> active; idempotent (False when nothing changed)."""
+    if subscriber.status != SubscriberStatus.pending:
+        return False
+    subscriber.status = SubscriberStatus.active
+    subscriber.confirmed_at = now
+    subscriber.updated_at = now
+    record_event(session, "confirm", source, now, subscriber.id, ip=ip)
+    return True
+
+
+def erase_subscriber(
+    session: Session, subscriber: Subscriber, now: dt.datetime, source: str, ip: str | None = None
+) -> None:
+    """Delete the person's data; keep only a suppression hash so the address is never mailed
+    again, and a consent event without the address."""
+    session.execute(
+        insert_ignore(session, Suppression).values(
+            email_hash=email_hash(subscriber.email), email=None, reason="erased", created_at=now
+        )
+    )
+    session.execute(
+        update(Suppression)
+        .where(Suppression.email_hash == email_hash(subscriber.email))
+        .values(email=None)
+    )
+    record_event(session, "erase", source, now, None, {"subscriber_id": subscriber.id}, ip=ip)
+    session.delete(subscriber)
+    session.flush()
 
 
 def suppress(

@@ -49,9 +49,20 @@ def test_malformed_json_stores_nothing(env: Settings, tmp_path: Path) -> None:
 def test_subscriber_lifecycle_and_errors(env: Settings) -> None:
     code, out = invoke("subscribers", "add", "not-an-address", "--interest", "gan")
     assert code == 1 and "not a valid email address" in out
-    code, out = invoke("subscribers", "add", "ada@example.org", "-i", "gan", "--timezone", "Mars/Base")
+    code, out = invoke(
+        "subscribers", "add", "ada@example.org", "-i", "gan", "--timezone", "Mars/Base"
+    )
     assert code == 1 and "unknown time zone" in out
-    code, _ = invoke("subscribers", "add", "Ada@Example.ORG", "-i", "gan", "-i", '"vision transformer"', "--confirmed")
+    code, _ = invoke(
+        "subscribers",
+        "add",
+        "Ada@Example.ORG",
+        "-i",
+        "gan",
+        "-i",
+        '"vision transformer"',
+        "--confirmed",
+    )
     assert code == 0
     code, out = invoke("subscribers", "add", "Ada@example.org")
     assert code == 1 and "already a subscriber" in out

@@ -35,7 +35,10 @@ def test_bad_ids_are_refused(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "count", "first"),
-    [("hf_daily_papers_2024-05-29.json", 8, "2405.18407"), ("hf_daily_papers_2025-09-12.json", 15, "2509.08519")],
+    [
+        ("hf_daily_papers_2024-05-29.json", 8, "2405.18407"),
+        ("hf_daily_papers_2025-09-12.json", 15, "2509.08519"),
+    ],
 )
 def test_hf_samples(name: str, count: int, first: str) -> None:
     result = files.read(SAMPLES / name)
@@ -65,7 +68,15 @@ def test_own_format_json_and_jsonl(tmp_path: Path) -> None:
 
 
 def test_bad_items_are_reported_by_position_and_others_kept() -> None:
-    result = files.parse(json.dumps([{"title": "no id"}, {"arxiv_id": "2401.00003"}, {"arxiv_id": "2401.00004", "title": "ok"}]).encode())
+    result = files.parse(
+        json.dumps(
+            [
+                {"title": "no id"},
+                {"arxiv_id": "2401.00003"},
+                {"arxiv_id": "2401.00004", "title": "ok"},
+            ]
+        ).encode()
+    )
     assert [p.arxiv_id for p in result.papers] == ["2401.00004"]
     assert result.errors == ["item 1: missing arxiv_id", "item 2: 2401.00003: missing title"]
 

@@ -7,7 +7,13 @@ from email import policy
 import pytest
 
 from service.render.views import RenderedEmail
-from service.send.compose import Envelope, HeaderCheckError, check_headers, clean_header, compose_message
+from service.send.compose import (
+    Envelope,
+    HeaderCheckError,
+    check_headers,
+    clean_header,
+    compose_message,
+)
 
 ENV = Envelope(
     message_id="abc123@paperpost.example",

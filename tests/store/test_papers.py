@@ -21,7 +21,14 @@ def test_upsert_is_idempotent(session: Session, now: dt.datetime) -> None:
 
 
 def test_sources_merge_into_one_row(session: Session, now: dt.datetime) -> None:
-    hf = RawPaper("2401.00001", "Title", "hf", summary="abstract", upvotes=5, code_url="https://github.com/x/y")
+    hf = RawPaper(
+        "2401.00001",
+        "Title",
+        "hf",
+        summary="abstract",
+        upvotes=5,
+        code_url="https://github.com/x/y",
+    )
     arxiv = RawPaper("2401.00001", "Title", "arxiv", version=2, categories=("cs.CV", "cs.LG"),
                      authors=(Author("Ada", ("Oxford",)),))  # fmt: skip
     upsert_papers(session, [hf], now)

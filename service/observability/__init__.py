@@ -1,0 +1,1 @@
+"""observability: Prometheus metrics, structured logs, health checks."""
