@@ -17,13 +17,16 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLES = SHARED / "data" / "samples"
 DEMO_DATA = Path(__file__).resolve().parents[1] / "service" / "demo"
 
+# The database matrix: PAPERPOST_TEST_DATABASE=sqlite (default) or postgresql.
+pytest_plugins = ["tests.databases"]
+
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="development",
-        database_url=f"sqlite:///{tmp_path / 'paperpost.sqlite'}",
+        database_url=database_url,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         mail_from="digest@paperpost.example",
         public_base_url="https://paperpost.example",
@@ -34,7 +37,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    """A fresh SQLite database with the current schema, for tests whose code commits."""
+    """A fresh database (SQLite, or PostgreSQL in the matrix) with the current schema, for tests
+    whose code commits."""
     engine = make_engine(settings.database_url)
     Base.metadata.create_all(engine)
     yield make_sessionmaker(engine)

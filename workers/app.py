@@ -10,9 +10,11 @@ from celery import Celery
 
 from service.config import Settings
 
-TASK_TIME_LIMIT = 120
-TASK_SOFT_TIME_LIMIT = 90
-VISIBILITY_TIMEOUT = 1800
+# Production values; every one of them comes from Settings (PAPERPOST_TIMING_PROFILE=scaled
+# shrinks them for the fault tests, same ratios). No ETA or countdown may exceed a quarter of the
+# visibility timeout: Redis redelivers such tasks again and again (celery#2481, kombu#337).
+MAX_COUNTDOWN_FRACTION = 0.25
+QUEUE = "celery"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -26,21 +28,47 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "task_time_limit": TASK_TIME_LIMIT,
-        "task_soft_time_limit": TASK_SOFT_TIME_LIMIT,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "task_time_limit": settings.task_time_limit,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_default_queue": QUEUE,
+        "worker_soft_shutdown_timeout": settings.task_soft_time_limit,
+        "broker_transport_options": {
+            "visibility_timeout": settings.visibility_timeout,
+            "socket_timeout": 5,
+            "socket_connect_timeout": 5,
+        },
         "broker_connection_retry_on_startup": True,
         "timezone": "UTC",
-        "beat_schedule": beat_schedule(),
+        "beat_schedule": beat_schedule(settings),
+        **beat_config(settings),
     }
 
 
-def beat_schedule() -> dict[str, dict[str, Any]]:
+def beat_config(settings: Settings) -> dict[str, Any]:
+    """RedBeat keeps the schedule and a lock in Redis, so a second beat waits instead of
+    publishing every entry twice; it takes over within the lock timeout when the first dies."""
+    if settings.beat_scheduler != "redbeat":
+        return {}
+    redis_url = settings.redis_url or settings.broker_url
+    return {
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": redis_url,
+        "redbeat_key_prefix": "paperpost:redbeat",
+        "redbeat_lock_timeout": int(settings.redbeat_lock_timeout),
+        "beat_max_loop_interval": max(1, int(settings.redbeat_lock_timeout / 5)),
+    }
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    plan = timedelta(seconds=settings.plan_interval_seconds)
+    sweep = timedelta(seconds=settings.sweep_interval_seconds)
     return {
         "ingest": {"task": "paperpost.ingest_configured", "schedule": timedelta(minutes=30)},
         "match": {"task": "paperpost.match_new_papers", "schedule": timedelta(minutes=5)},
-        "plan": {"task": "paperpost.plan_editions", "schedule": timedelta(minutes=5)},
-        "sweep": {"task": "paperpost.sweep_due", "schedule": timedelta(minutes=1)},
+        "plan": {"task": "paperpost.plan_editions", "schedule": plan},
+        "sweep": {"task": "paperpost.sweep_due", "schedule": sweep},
+        "prune": {"task": "paperpost.prune", "schedule": timedelta(hours=6)},
+        "watch": {"task": "paperpost.check_delivery_rates", "schedule": timedelta(minutes=15)},
     }
 
 
@@ -53,3 +81,5 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_app()
+
+from workers import observability  # noqa: E402, F401  (logging, metrics and task hooks)

@@ -3,16 +3,22 @@ Only ids cross the broker; digests are enqueued after the plan commits."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 from functools import cache
 
+from celery.signals import worker_process_shutdown
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import pipeline
 from service.config import Settings
 from service.send.mailer import SmtpMailer
+from service.send.ratelimit import RateLimiter, make_limiter
 from service.store.db import make_engine, make_sessionmaker
-from workers.app import app
+from workers.app import QUEUE, app
+
+log = logging.getLogger("paperpost.tasks")
 
 
 @cache
@@ -29,10 +35,46 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@cache
+def _mailer() -> SmtpMailer:
+    """One SMTP pool per worker process, kept open across batches."""
+    return SmtpMailer(_settings())
+
+
+@cache
+def _loop() -> asyncio.AbstractEventLoop:
+    return asyncio.new_event_loop()
+
+
+@cache
+def _limiter() -> RateLimiter:
+    return make_limiter(_settings())
+
+
+@worker_process_shutdown.connect
+def _close_mailer(**_: object) -> None:
+    if _mailer.cache_info().currsize:
+        _loop().run_until_complete(_mailer().close())
+
+
 def enqueue(ids: list[int]) -> None:
+    """Called after the commit that made the rows due: only ids cross the broker, one task per
+    batch (Celery costs milliseconds per task)."""
     size = _settings().batch_size
     for start in range(0, len(ids), size):
         deliver_batch.delay(ids[start : start + size])
+
+
+def queue_depth() -> int | None:
+    """Messages waiting in the delivery queue, or None when the broker cannot say."""
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+            declared = conn.default_channel.queue_declare(queue=QUEUE, passive=True)
+            return int(declared.message_count)
+    except Exception as exc:  # noqa: BLE001 - any broker failure means "unknown"
+        log.warning("queue depth unavailable: %s", exc)
+        return None
 
 
 @app.task(name="paperpost.ingest_configured")
@@ -43,6 +85,7 @@ def ingest_configured() -> None:
 
 @app.task(name="paperpost.match_new_papers")
 def match_new_papers() -> None:
+    pipeline.retire_stale_papers(_factory(), _settings(), _now())  # older than retention
     pipeline.match_new_papers(_factory(), _now(), _settings().match_window_days)
 
 
@@ -53,9 +96,26 @@ def plan_editions() -> None:
 
 @app.task(name="paperpost.sweep_due")
 def sweep_due() -> None:
-    enqueue(pipeline.sweep_due(_factory(), _now()))
+    """Re-enqueue what the broker may have lost. When the queue is empty (flushed, or its tasks
+    died with a worker) every due row goes again at once; otherwise only rows no task carried
+    within the visibility timeout. The claim makes an extra task harmless."""
+    depth = queue_depth()
+    stale = None if not depth else dt.timedelta(seconds=_settings().visibility_timeout)
+    enqueue(pipeline.sweep_due(_factory(), _now(), stale_after=stale))
 
 
-@app.task(name="paperpost.deliver_batch")
+@app.task(name="paperpost.deliver_batch", acks_late=True, reject_on_worker_lost=True)
 def deliver_batch(ids: list[int]) -> None:
-    pipeline.deliver_batch(_factory(), _settings(), SmtpMailer(_settings()), ids, _now)
+    pipeline.deliver_batch(
+        _factory(), _settings(), _mailer(), ids, _now, loop=_loop(), limiter=_limiter()
+    )
+
+
+@app.task(name="paperpost.prune")
+def prune() -> None:
+    pipeline.prune(_factory(), _settings(), _now())
+
+
+@app.task(name="paperpost.check_delivery_rates")
+def check_delivery_rates() -> None:
+    pipeline.check_delivery_rates(_factory(), _settings(), _now())

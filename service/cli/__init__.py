@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import db, ingest, papers, runtime, stages, subscribers
+from service.cli import (
+    bounces,
+    db,
+    deliveries,
+    ingest,
+    papers,
+    runtime,
+    stages,
+    stats,
+    subscribers,
+    suppressions,
+    web,
+)
 
 app = typer.Typer(
     help="paperpost: research papers matched to each subscriber, delivered by mail.",
@@ -16,13 +28,18 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(papers.app, name="papers")
 app.add_typer(subscribers.app, name="subscribers")
 app.command("match")(stages.match)
-app.command("plan")(stages.plan)
-app.command("deliver")(stages.deliver)
+app.command("plan")(deliveries.plan)
+app.command("deliver")(deliveries.deliver)
+app.add_typer(deliveries.app, name="deliveries")
+app.add_typer(suppressions.app, name="suppressions")
+app.add_typer(bounces.app, name="bounces")
+app.command("stats")(stats.stats)
 app.command("preview")(stages.preview_command)
 app.command("inbox")(runtime.inbox)
 app.command("worker")(runtime.worker)
 app.command("beat")(runtime.beat)
 app.command("run")(runtime.run)
+app.command("web")(web.web)
 
 
 def _register_demo() -> None:

@@ -93,7 +93,7 @@ def _run(settings: Settings) -> None:
 def _show(settings: Settings, var: Path) -> None:
     messages = _messages_by_id(settings.mail_dir)
     factory = make_sessionmaker(make_engine(settings.database_url))
-    rows = []
+    rows, files = [], []
     with factory() as session:
         query = (
             select(Subscriber, Delivery)
@@ -107,14 +107,13 @@ def _show(settings: Settings, var: Path) -> None:
             rows.append((
                 subscriber.email,
                 "; ".join(i.value for i in subscriber.interests) or "(trending only)",
-                len(delivery.paper_ids), len(delivery.trending_ids),
-                msg["Subject"] if msg else "?", path or "missing", preview or "",
+                f"{len(delivery.paper_ids)} + {len(delivery.trending_ids)} trending",
+                msg["Subject"] if msg else "missing from the inbox",
             ))  # fmt: skip
-    table(
-        "What each subscriber received",
-        ["subscriber", "interests", "for you", "trending", "subject", "message", "HTML preview"],
-        rows,
-    )
+            files.append(f"{subscriber.email}: {path or 'missing'}  preview: {preview or '-'}")
+    table("What each subscriber received", ["subscriber", "interests", "papers", "subject"], rows)
+    for line in files:
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(f"All mail: {settings.mail_dir}/new  (run `paperpost inbox` to keep receiving)")
 
 

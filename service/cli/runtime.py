@@ -39,20 +39,34 @@ def _celery(*args: str) -> list[str]:
 
 def worker(
     concurrency: int = typer.Option(2, help="Worker processes."),
-    loglevel: str = typer.Option("info"),
+    loglevel: str | None = typer.Option(None, help="Default: PAPERPOST_LOG_LEVEL."),
+    name: str | None = typer.Option(
+        None, help="Node name, unique per machine when several workers run on one."
+    ),
 ) -> None:
-    """Run a Celery worker (ingest, match, plan and deliver tasks)."""
+    """Run a Celery worker (ingest, match, plan and deliver tasks). With PAPERPOST_METRICS_PORT
+    set it serves /metrics, summed over its processes."""
     _warn_development()
-    os.execv(
-        sys.executable, _celery("worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}")
-    )
+    args = ["worker", f"--concurrency={concurrency}"]
+    if name:
+        args.append(f"--hostname={name}@%h")
+    os.execve(sys.executable, _celery(*args), _process_env(loglevel))
 
 
-def beat(loglevel: str = typer.Option("info")) -> None:
+def beat(loglevel: str | None = typer.Option(None, help="Default: PAPERPOST_LOG_LEVEL.")) -> None:
     """Run Celery beat. Exactly one beat may run (see deploy/README.md for celery-redbeat)."""
     _warn_development()
     schedule = App().settings.mail_dir.parent / "celerybeat-schedule"
-    os.execv(sys.executable, _celery("beat", f"--loglevel={loglevel}", f"--schedule={schedule}"))
+    os.execve(sys.executable, _celery("beat", f"--schedule={schedule}"), _process_env(loglevel))
+
+
+def _process_env(loglevel: str | None) -> dict[str, str]:
+    """The environment of the exec'd Celery process. Its logging is configured by paperpost
+    (workers/observability.py) from PAPERPOST_LOG_LEVEL and PAPERPOST_LOG_FORMAT."""
+    env = dict(os.environ)
+    if loglevel:
+        env["PAPERPOST_LOG_LEVEL"] = loglevel.upper()
+    return env
 
 
 def run(

@@ -1,4 +1,5 @@
-"""``paperpost match | plan | deliver | preview``: run one stage now, in process."""
+"""``paperpost match | preview``: run one stage now, in process (``plan`` and ``deliver``
+live with the outbox commands in ``deliveries.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import typer
 
 from service import pipeline, preview
 from service.cli.common import App, console, fail, now, print_json
-from service.send.mailer import SmtpMailer
 from service.track.addresses import InvalidAddress
 from service.track.events import UnknownSubscriber
 
@@ -23,39 +23,6 @@ def match(as_json: bool = typer.Option(False, "--json")) -> None:
     else:
         console.print(
             f"{report.papers} papers x {report.interests} interests: {report.matches} matches"
-        )
-
-
-def plan(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Create the digests that are due now, with their papers fixed."""
-    ctx = App()
-    report = pipeline.plan_editions(ctx.factory, ctx.settings, now())
-    if as_json:
-        print_json(dataclasses.asdict(report))
-    else:
-        console.print(
-            f"planned {len(report.planned)} digests, {report.empty} empty skipped, "
-            f"{report.existing} already planned"
-        )
-
-
-def deliver(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Send every planned delivery that is due, over SMTP, now."""
-    ctx = App()
-    total = pipeline.DeliverReport()
-    while ids := pipeline.sweep_due(ctx.factory, now(), ctx.settings.batch_size):
-        report = pipeline.deliver_batch(
-            ctx.factory, ctx.settings, SmtpMailer(ctx.settings), ids, now
-        )
-        total.add(report)
-        if report.sent + report.failed + report.skipped == 0:
-            break  # everything left is waiting for a retry
-    if as_json:
-        print_json(dataclasses.asdict(total))
-    else:
-        console.print(
-            f"sent {total.sent}, retry later {total.retry}, failed {total.failed}, "
-            f"skipped {total.skipped}"
         )
 
 

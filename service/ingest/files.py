@@ -1,9 +1,13 @@
-"""The file source: the HF JSON and paperpost's own JSON/JSONL list, detected by content.
+"""The file source: the format is detected from the content, never from the file name.
 
-paperpost's own format is a JSON array (or one object per line) of papers with the RawPaper
-field names: ``{"arxiv_id": "2405.18407", "title": "...", "summary": "...",
-"authors": ["Ada Lovelace"] or [{"name": ..., "affiliations": [...]}], "categories": [...],
-"upvotes": 3, "published_at": "2024-05-28T17:47:19Z", ...}``.
+- XML: an arXiv API answer (Atom), an arXiv announcement feed (RSS 2.0, RSS 1.0 or Atom).
+- JSON: the HF daily papers list, or paperpost's own format.
+
+paperpost's own format is a JSON array, ``{"papers": [...]}``, or JSON Lines (one object per
+line), of papers with the RawPaper field names: ``{"arxiv_id": "2405.18407", "title": "...",
+"summary": "...", "authors": ["Ada Lovelace"] or [{"name": ..., "affiliations": [...]}],
+"categories": ["cs.CV"], "upvotes": 3, "published_at": "2024-05-28T17:47:19Z", ...}``.
+Only ``arxiv_id`` and ``title`` are required.
 """
 
 from __future__ import annotations
@@ -12,8 +16,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from service.ingest import hf
-from service.ingest.clean import clean_text, clean_title, safe_url
+from service.ingest import arxiv, hf, rss
+from service.ingest.clean import (
+    HARD_SUMMARY,
+    HARD_TITLE,
+    clean_categories,
+    clean_category,
+    clean_doi,
+    clean_text,
+    clean_title,
+    clean_token,
+    safe_url,
+)
+from service.ingest.feeds import bounded, children, collect, local, parse_xml, text
 from service.ingest.ids import InvalidArxivId, parse_arxiv_id
 from service.ingest.model import Author, ParseResult, PayloadError, RawPaper
 
@@ -30,29 +45,52 @@ def read(path: Path) -> ParseResult:
     return parse(body, name=str(path))
 
 
+def detect(body: bytes) -> str:
+    """``xml`` or ``json`` from the first meaningful byte."""
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "xml" if head.startswith(b"<") else "json"
+
+
 def parse(body: bytes, name: str = "input") -> ParseResult:
+    if detect(body) == "xml":
+        return parse_xml_file(body, name)
     data = _load_json(body, name)
     if isinstance(data, dict) and isinstance(data.get("papers"), list):
         data = data["papers"]
     if not isinstance(data, list):
         raise PayloadError(f"{name}: expected a list of papers")
-    if data and isinstance(data[0], dict) and isinstance(data[0].get("paper"), dict):
+    first = next((item for item in data if isinstance(item, dict)), None)
+    if first is not None and (isinstance(first.get("paper"), dict) or _hf_shaped(first)):
         return hf.parse_items(data)
-    result = ParseResult()
-    for position, item in enumerate(data, start=1):
-        try:
-            result.papers.append(parse_own(item))
-        except ValueError as exc:
-            result.errors.append(f"item {position}: {exc}")
-    return result
+    return collect(data, parse_own, "item")
+
+
+def parse_xml_file(body: bytes, name: str) -> ParseResult:
+    root = parse_xml(body, name)
+    if local(root) == "feed" and not _is_announcement(root):
+        return arxiv.parse_tree(root)
+    return rss.parse_tree(root)
+
+
+def _is_announcement(feed: Any) -> bool:
+    """rss.arxiv.org Atom feeds have ``oai:`` entry ids and announce types; the API has not."""
+    for entry in children(feed, "entry")[:5]:
+        if (text(entry, "id") or "").startswith("oai:") or text(entry, "announce_type"):
+            return True
+    return "rss.arxiv.org" in (text(feed, "id") or "")
+
+
+def _hf_shaped(item: dict[str, Any]) -> bool:
+    """A bare HF paper object: ``id`` plus HF-only fields, no ``arxiv_id``."""
+    return "arxiv_id" not in item and "id" in item and ("upvotes" in item or "discussionId" in item)
 
 
 def _load_json(body: bytes, name: str) -> Any:
     try:
-        text = body.decode("utf-8-sig")
+        text_ = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PayloadError(f"{name}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    stripped = text.lstrip()
+    stripped = text_.lstrip()
     try:
         if stripped.startswith(("[", "{")) and not _looks_like_jsonl(stripped):
             return json.loads(stripped)
@@ -61,10 +99,12 @@ def _load_json(body: bytes, name: str) -> Any:
         raise PayloadError(
             f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
+    except RecursionError as exc:
+        raise PayloadError(f"{name}: JSON nested too deeply") from exc
 
 
-def _looks_like_jsonl(text: str) -> bool:
-    first, _, rest = text.partition("\n")
+def _looks_like_jsonl(text_: str) -> bool:
+    first, _, rest = text_.partition("\n")
     if not rest.strip() or not first.startswith("{"):
         return False
     try:
@@ -84,29 +124,32 @@ def parse_own(item: Any) -> RawPaper:
         arxiv_id, version = parse_arxiv_id(raw_id)
     except InvalidArxivId as exc:
         raise ValueError(str(exc)) from exc
-    title = clean_title(item.get("title"))
+    title = bounded(arxiv_id, "title", clean_title, item.get("title"), HARD_TITLE)
     if not title:
         raise ValueError(f"{arxiv_id}: missing title")
-    upvotes = item.get("upvotes")
+    abstract = item.get("summary") or item.get("abstract")
     return RawPaper(
         arxiv_id=arxiv_id,
-        version=version,
+        version=hf._int(item.get("version")) or version,
         title=title,
-        source=str(item.get("source") or "file")[:16],
-        summary=clean_text(item.get("summary") or item.get("abstract")),
-        authors=tuple(_author(a) for a in item.get("authors") or () if _author(a).name),
-        categories=tuple(str(c) for c in item.get("categories") or () if isinstance(c, str)),
-        primary_category=item.get("primary_category")
-        if isinstance(item.get("primary_category"), str)
-        else None,
+        source=clean_token(item.get("source")) or "file",
+        summary=bounded(arxiv_id, "abstract", clean_text, abstract, HARD_SUMMARY),
+        authors=_authors(item.get("authors")),
+        categories=clean_categories(item.get("categories")),
+        primary_category=clean_category(item.get("primary_category")),
         abs_url=safe_url(item.get("abs_url")) or f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=safe_url(item.get("pdf_url")) or f"https://arxiv.org/pdf/{arxiv_id}",
         hf_url=safe_url(item.get("hf_url")),
         code_url=safe_url(item.get("code_url")),
         project_url=safe_url(item.get("project_url")),
-        organization=clean_title(item.get("organization")) or None,
-        ai_summary=clean_text(item.get("ai_summary")) or None,
-        upvotes=hf._int(upvotes),
+        thumbnail_url=safe_url(item.get("thumbnail_url")),
+        comment=clean_text(item.get("comment"), 2_000) or None,
+        journal_ref=clean_text(item.get("journal_ref"), 1_000) or None,
+        doi=clean_doi(item.get("doi")),
+        organization=clean_text(item.get("organization"), 300) or None,
+        ai_summary=clean_text(item.get("ai_summary"), 2_000) or None,
+        ai_keywords=hf._keywords(item.get("ai_keywords")),
+        upvotes=hf._int(item.get("upvotes")),
         num_comments=hf._int(item.get("num_comments")),
         github_stars=hf._int(item.get("github_stars")),
         published_at=hf._datetime(item.get("published_at")),
@@ -114,12 +157,19 @@ def parse_own(item: Any) -> RawPaper:
     )
 
 
+def _authors(value: Any) -> tuple[Author, ...]:
+    if not isinstance(value, list):
+        return ()
+    authors = (_author(a) for a in value[:2_000])
+    return tuple(a for a in authors if a.name)
+
+
 def _author(value: Any) -> Author:
     if isinstance(value, str):
         return Author(clean_title(value))
     if isinstance(value, dict):
-        affiliations = tuple(
-            clean_title(a) for a in value.get("affiliations") or () if isinstance(a, str)
-        )
-        return Author(clean_title(value.get("name")), affiliations)
+        listed = value.get("affiliations")
+        affiliations = listed if isinstance(listed, list) else [listed]
+        cleaned = (clean_title(a) for a in affiliations if isinstance(a, str))
+        return Author(clean_title(value.get("name")), tuple(a for a in cleaned if a))
     return Author("")

@@ -1,16 +1,25 @@
 """Canonical arXiv identity: ``2401.01234v3``, ``arXiv:2401.01234`` and
-``https://arxiv.org/abs/2401.01234`` are one paper; old-style ids like ``hep-th/9901001`` too."""
+``https://arxiv.org/abs/2401.01234`` are one paper; old-style ids like ``hep-th/9901001`` too.
+
+The canonical id has no version and no prefix; new-style ids keep their digits, old-style ids
+are lower-case archive, upper-case subject class (``math.GT/0309136``)."""
 
 from __future__ import annotations
 
 import re
 
-_NEW = r"(?P<new>\d{4}\.\d{4,5})"
-_OLD = r"(?P<old>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
+_NEW = r"(?P<new>(?P<yymm>\d{4})\.\d{4,5})"
+_OLD = r"(?P<old>[a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7})"
+_PREFIX = (
+    r"(?:arxiv:\s*|oai:arxiv\.org:|"
+    r"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|"
+    r"(?:https?://)?(?:www\.)?huggingface\.co/papers/)?"
+)
 _ID = re.compile(
-    rf"^(?:arxiv:|oai:arxiv\.org:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)?"
-    rf"(?:{_NEW}|{_OLD})(?:v(?P<version>\d+))?(?:\.pdf)?/?$",
-    re.IGNORECASE,
+    rf"^{_PREFIX}(?:{_NEW}|{_OLD})(?:v(?P<version>\d{{1,4}}))?(?:\.pdf)?/?$", re.IGNORECASE
+)
+_IN_TEXT = re.compile(
+    rf"(?<![\w./-])(?:{_NEW}|{_OLD})(?:v(?P<version>\d{{1,4}}))?(?![\w/])", re.IGNORECASE
 )
 
 
@@ -20,18 +29,28 @@ class InvalidArxivId(ValueError):
 
 def parse_arxiv_id(value: str) -> tuple[str, int | None]:
     """Return (canonical id, version or None)."""
-    match = _ID.match(value.strip())
-    if not match:
-        raise InvalidArxivId(f"not an arXiv id: {value[:80]!r}")
-    if match["new"]:
-        canonical = match["new"]
-    else:
-        archive, _, number = match["old"].partition("/")
-        name, dot, subject = archive.partition(".")
-        canonical = f"{name.lower()}{dot}{subject.upper()}/{number}"
-    version = int(match["version"]) if match["version"] else None
-    return canonical, version
+    match = _ID.match(value.strip()) if isinstance(value, str) and len(value) < 300 else None
+    if not match or (match["yymm"] and not 1 <= int(match["yymm"][2:]) <= 12):
+        raise InvalidArxivId(f"not an arXiv id: {str(value)[:80]!r}")
+    return _canonical(match), int(match["version"]) if match["version"] else None
 
 
 def canonical_arxiv_id(value: str) -> str:
     return parse_arxiv_id(value)[0]
+
+
+def find_arxiv_id(text: str) -> tuple[str, int | None] | None:
+    """The first arXiv id inside free text (``arXiv:2205.06398v2 Announce Type: ...``)."""
+    for match in _IN_TEXT.finditer(text[:2_000]):
+        if match["yymm"] and not 1 <= int(match["yymm"][2:]) <= 12:
+            continue
+        return _canonical(match), int(match["version"]) if match["version"] else None
+    return None
+
+
+def _canonical(match: re.Match[str]) -> str:
+    if match["new"]:
+        return match["new"]
+    archive, _, number = match["old"].partition("/")
+    name, dot, subject = archive.partition(".")
+    return f"{name.lower()}{dot}{subject.upper()}/{number}"

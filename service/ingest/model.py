@@ -1,4 +1,4 @@
-"""The value every source parser produces."""
+"""The values every source parser produces: RawPaper items and a ParseResult per payload."""
 
 from __future__ import annotations
 
@@ -43,14 +43,23 @@ class RawPaper:
     trending_date: dt.date | None = None
     source_id: str | None = None
     update_only: bool = False  # an RSS "replace": refresh an existing paper, never insert one
+    announce_type: str | None = None  # arXiv announcement feeds: new, cross, replace, ...
 
 
 @dataclass(frozen=True, slots=True)
 class ParseResult:
-    """What a parser kept and what it rejected, with a reason naming the item."""
+    """What a parser kept, what it rejected (``errors``: bad items) and what it left out on
+    purpose (``skipped``: withdrawn papers...), each with a reason naming the item."""
 
     papers: list[RawPaper] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    total: int | None = None  # what the source says it has in all (arXiv API paging)
+
+    def extend(self, other: ParseResult) -> None:
+        self.papers.extend(other.papers)
+        self.errors.extend(other.errors)
+        self.skipped.extend(other.skipped)
 
 
 class PayloadError(ValueError):

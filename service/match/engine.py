@@ -1,87 +1,164 @@
-"""Match many interests against a stream of papers by indexing the interests (percolator).
+"""The one matching function: the beat job, ``paperpost match test`` and the web preview all
+call ``match_subscriptions`` (``match_papers`` is its row-by-row form).
 
-An interest is a space-separated list of keywords and "quoted phrases", all of which must occur
-in the title or abstract, as whole words after stemming.
+Papers are scanned once against the index of distinct interests; rarity statistics come from
+the reference papers (the match window), so the same paper gets the same score whether it is
+matched by the beat job or previewed.
 """
 
 from __future__ import annotations
 
-import re
+import datetime as dt
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from service.match.text import tokens
+import numpy as np
+
+from service.match.combine import Holders, MatchTable, combine
+from service.match.compile import CompiledInterest, compile_text
+from service.match.describe import DescriptionScores, score_descriptions
+from service.match.nodes import InterestSyntaxError
+from service.match.percolate import Percolator
+from service.match.score import CorpusStats, MatchConfig, boost
+from service.match.semantic import DIMENSIONS, Encoder, paper_text, unpack
 from service.match.types import InterestSpec, MatchResult, PaperDoc
 
-_TERM = re.compile(r'"([^"]+)"|(\S+)')
+log = logging.getLogger(__name__)
+_NOTHING = CompiledInterest((), False)
 
 
 @dataclass(frozen=True, slots=True)
-class Term:
-    text: str
-    stems: tuple[str, ...]
+class Subscriptions:
+    """Distinct interests (by text and negation) and the subscribers holding each."""
+
+    values: list[str]
+    negated: list[bool]
+    holders: Holders
+
+    @classmethod
+    def of(cls, specs: Iterable[InterestSpec]) -> Subscriptions:
+        groups: dict[tuple[str, bool], list[tuple[int, float]]] = defaultdict(list)
+        for spec in specs:
+            groups[(spec.value, spec.negated)].append((spec.subscriber_id, spec.weight))
+        keys = list(groups)
+        return cls(
+            [v for v, _ in keys], [n for _, n in keys], Holders.of([groups[k] for k in keys])
+        )
 
 
-def parse_terms(value: str) -> list[Term]:
-    terms = []
-    for phrase, word in _TERM.findall(value):
-        text = phrase or word
-        stems = tuple(tokens(text))
-        if stems:
-            terms.append(Term(text, stems))
-    return terms
+@dataclass(frozen=True, slots=True)
+class Matched:
+    table: MatchTable
+    papers: Sequence[PaperDoc]  # table.papers indexes these
+    interests: int  # distinct interests indexed
+    invalid: int  # stored interests that no longer parse (skipped)
+    descriptions: int
+    semantic: bool
+
+    def results(self) -> list[MatchResult]:
+        t = self.table
+        return [
+            MatchResult(int(s), self.papers[int(p)].id, float(score), t.reasons[int(r)])
+            for s, p, score, r in zip(t.subscribers, t.papers, t.scores, t.reason_ids, strict=True)
+        ]
 
 
-class InterestIndex:
-    """Interests keyed by the first stem of their rarest-looking term."""
-
-    def __init__(self, interests: Iterable[InterestSpec]) -> None:
-        self._by_stem: dict[str, list[tuple[InterestSpec, list[Term]]]] = defaultdict(list)
-        for interest in interests:
-            terms = parse_terms(interest.value)
-            if terms:
-                anchor = max(terms, key=lambda t: len(t.stems[0])).stems[0]
-                self._by_stem[anchor].append((interest, terms))
-
-    def candidates(self, stems: set[str]) -> Iterable[tuple[InterestSpec, list[Term]]]:
-        for stem in stems:
-            yield from self._by_stem.get(stem, ())
-
-
-def match_papers(papers: Sequence[PaperDoc], index: InterestIndex) -> list[MatchResult]:
-    best: dict[tuple[int, int], MatchResult] = {}
-    for paper in papers:
-        title, body = tokens(paper.title), tokens(paper.summary)
-        for interest, terms in index.candidates(set(title) | set(body)):
-            result = _score(paper, interest, terms, title, body)
-            if result is None:
-                continue
-            key = (result.subscriber_id, result.paper_id)
-            prior = best.get(key)
-            if prior is None or prior.score < result.score:
-                best[key] = result
-    return list(best.values())
+def match_papers(
+    papers: Sequence[PaperDoc],
+    interests: Sequence[InterestSpec],
+    *,
+    now: dt.datetime,
+    config: MatchConfig | None = None,
+    reference: Sequence[PaperDoc] = (),
+    encoder: Encoder | None = None,
+) -> list[MatchResult]:
+    found = match_subscriptions(
+        papers,
+        Subscriptions.of(interests),
+        now=now,
+        config=config or MatchConfig(),
+        reference=reference,
+        encoder=encoder,
+    )
+    return found.results()
 
 
-def _score(
-    paper: PaperDoc, interest: InterestSpec, terms: list[Term], title: list[str], body: list[str]
-) -> MatchResult | None:
-    score, reasons = 0.0, []
-    for term in terms:
-        if _contains(title, term.stems):
-            score += 2.0
-            reasons.append(f"“{term.text}” in title")
-        elif _contains(body, term.stems):
-            score += 1.0
-            reasons.append(f"“{term.text}” in abstract")
+def match_subscriptions(
+    papers: Sequence[PaperDoc],
+    subscriptions: Subscriptions,
+    *,
+    now: dt.datetime,
+    config: MatchConfig,
+    reference: Sequence[PaperDoc] = (),
+    encoder: Encoder | None = None,
+    text_vectors: Mapping[str, np.ndarray] | None = None,
+) -> Matched:
+    """Match ``papers`` against every subscription. ``reference`` (the window) and ``papers``
+    together give the rarity statistics. Descriptions use embeddings when an encoder or their
+    vectors are given, words otherwise."""
+    compiled, invalid = _compile(subscriptions.values)
+    percolator = Percolator(list(zip(compiled, subscriptions.negated, strict=True)))
+    docs = percolator.scan(papers)
+    seen = {p.id for p in papers}
+    extra = percolator.scan([p for p in reference if p.id not in seen])
+    stats = CorpusStats.of([*docs, *extra])
+    semantic = bool(percolator.descriptions) and (encoder is not None or text_vectors is not None)
+    described = DescriptionScores()
+    if percolator.descriptions:
+        vectors = _description_vectors(percolator, encoder, text_vectors) if semantic else None
+        described = score_descriptions(
+            percolator.descriptions,
+            docs,
+            stats,
+            config,
+            _paper_vectors(papers, encoder) if semantic else None,
+            vectors,
+        )
+    hits = percolator.match(docs, stats, described, config)
+    boosts = np.array([boost(p.upvotes, p.published_at or p.ingested_at, now, config) for p in papers])  # fmt: skip
+    table = combine(hits, percolator.excluding, subscriptions.holders, boosts, config.keep_per_subscriber)  # fmt: skip
+    return Matched(table, papers, len(compiled), invalid, len(percolator.descriptions), semantic)
+
+
+def _compile(values: Sequence[str]) -> tuple[list[CompiledInterest], int]:
+    compiled, invalid = [], 0
+    for value in values:
+        try:
+            compiled.append(compile_text(value))
+        except InterestSyntaxError as exc:
+            log.warning("skipping an interest that does not parse: %r (%s)", value, exc)
+            compiled.append(_NOTHING)
+            invalid += 1
+    return compiled, invalid
+
+
+def _description_vectors(
+    percolator: Percolator, encoder: Encoder | None, known: Mapping[str, np.ndarray] | None
+) -> dict[str, np.ndarray]:
+    """Each distinct description embedded once (or taken from ``known``)."""
+    vectors = dict(known or {})
+    missing = sorted({t.text for _, t, _ in percolator.descriptions} - vectors.keys())
+    if missing:
+        if encoder is None:
+            raise ValueError(f"no vector for {len(missing)} descriptions and no encoder")
+        vectors.update(zip(missing, encoder.encode(missing), strict=True))
+    return vectors
+
+
+def _paper_vectors(papers: Sequence[PaperDoc], encoder: Encoder | None) -> np.ndarray:
+    """Stored vectors; papers without one are embedded now when an encoder is at hand, and
+    otherwise left at zero (matched by words)."""
+    rows = np.zeros((len(papers), DIMENSIONS), dtype=np.float32)
+    missing = []
+    for row, paper in enumerate(papers):
+        vector = unpack(paper.embedding, paper_text(paper.title, paper.summary))
+        if vector is None:
+            missing.append(row)
         else:
-            return None
-    return MatchResult(interest.subscriber_id, paper.id, score * interest.weight, tuple(reasons))
-
-
-def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:
-    if len(needle) == 1:
-        return needle[0] in haystack
-    width = len(needle)
-    return any(tuple(haystack[i : i + width]) == needle for i in range(len(haystack) - width + 1))
+            rows[row] = vector
+    if missing and encoder is not None:
+        texts = [paper_text(papers[i].title, papers[i].summary) for i in missing]
+        rows[missing] = encoder.encode(texts)
+    return rows

@@ -1,27 +1,113 @@
-"""Tokenisation a researcher finds natural: case-folded, Unicode-normalised, Snowball-stemmed,
-word boundaries always ("GAN" never matches "organ")."""
+"""Tokenisation a researcher finds natural.
+
+Case-folded, accent-folded and Unicode-normalised; Snowball-stemmed so plurals and simple
+inflections are equal; word boundaries always ("GAN" never matches "organ" or "began").
+Acronyms keep an exact form next to their stem, so "CLIP" does not match "clipping", and their
+plurals ("GANs", "LLMs") fold to the singular. British and American spellings are equal
+("optimisation", "optimization").
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _stemmer = snowballstemmer.stemmer("english")
 
+_TEX_ACCENT = re.compile(r"\\[`'^\"~=.uvHc]\s*\{?\s*([A-Za-z])\s*\}?")
+_TEX_COMMAND = re.compile(r"\\([A-Za-z]+)\s*")
+_APOSTROPHE_S = re.compile(r"(?<=\w)['’]s\b")
+_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
+_WORD = re.compile(r"[^\W_]+")
+_ACRONYM_PLURAL = re.compile(r"^[A-Z0-9][A-Za-z0-9]*[A-Z][A-Za-z0-9]*?s$")
+_BRITISH = re.compile(r"(?<=[a-z]{4})is(ation|ations|e|ed|es|ing|er|ers)$")
 
-@lru_cache(maxsize=200_000)
+# Words Porter's algorithm conflates with something a researcher would not:
+# "transformer" with "transformation", "operator" with "operation", "continual" with "continuous".
+_PROTECTED = {
+    "transformer": "transformer", "transformers": "transformer",
+    "operator": "operator", "operators": "operator",
+    "optimizer": "optimizer", "optimizers": "optimizer",
+    "generator": "generator", "generators": "generator",
+    "continual": "continual", "continually": "continual",
+}  # fmt: skip
+_NOT_BRITISH = {"precise", "concise", "precisely", "concisely"}
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers him his how i if in into is it its itself
+    just me more most my no nor not now of off on once only or other our ours out over own same
+    she should so some such than that the their theirs them then there these they this those
+    through to too under until up very was we were what when where which while who whom why will
+    with would you your via using use used based like e.g i.e etc toward towards within without
+    paper papers work works new novel propose proposed approach approaches method methods
+    show shows shown study studies result results""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Analyzed:
+    """One field's tokens: ``stems`` for matching, ``exact`` (folded, unstemmed) for acronyms."""
+
+    stems: tuple[str, ...]
+    exact: tuple[str, ...]
+    raw: tuple[str, ...]  # the words as written, for acronym detection
+
+
+def fold(text: str) -> str:
+    """TeX accents and commands resolved, compatibility forms unified, accents removed."""
+    text = _TEX_ACCENT.sub(r"\1", text)
+    text = _TEX_COMMAND.sub(r"\1 ", text)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def raw_words(text: str) -> list[str]:
+    """Words as written (case kept): possessives dropped, inner apostrophes removed."""
+    text = _APOSTROPHE.sub("", _APOSTROPHE_S.sub("", fold(text)))
+    return _WORD.findall(text)
+
+
+def exact_form(word: str) -> str:
+    """Lower-cased word; an acronym's plural folds to its singular ("GANs" -> "gan")."""
+    if len(word) > 2 and _ACRONYM_PLURAL.match(word):
+        word = word[:-1]
+    return word.casefold()
+
+
+def is_acronym(word: str) -> bool:
+    """"GAN", "CTR", "ViT", "LoRA", "S4": short words with two or more capitals."""
+    capitals = sum(c.isupper() for c in word)
+    return 2 <= len(word) <= 8 and (capitals >= 2 or (capitals == 1 and word[-1].isdigit()))
+
+
+@lru_cache(maxsize=500_000)
 def stem(word: str) -> str:
+    """The stem of a lower-case word."""
+    protected = _PROTECTED.get(word)
+    if protected is not None:
+        return protected
+    if word not in _NOT_BRITISH:
+        word = _BRITISH.sub(r"iz\1", word)
     return str(_stemmer.stemWord(word))
 
 
-def words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _WORD.findall(folded)
+def analyze(text: str) -> Analyzed:
+    raw = raw_words(text)
+    exact = [exact_form(w) for w in raw]
+    return Analyzed(tuple(stem(w) for w in exact), tuple(exact), tuple(raw))
 
 
 def tokens(text: str) -> list[str]:
-    return [stem(w) for w in words(text)]
+    """Stems of the text, in order."""
+    return list(analyze(text).stems)
+
+
+def joined(left: str, right: str) -> str:
+    """The stem of two adjacent words written as one ("self" + "supervised" -> "selfsupervis")."""
+    return stem(left + right)

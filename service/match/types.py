@@ -16,6 +16,9 @@ class PaperDoc:
     categories: tuple[str, ...] = ()
     upvotes: int = 0
     published_at: dt.datetime | None = None
+    ingested_at: dt.datetime | None = None
+    abs_url: str | None = None
+    embedding: bytes | None = None  # stored vector (see service.match.semantic.pack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,7 @@ class InterestSpec:
     subscriber_id: int
     value: str
     weight: float = 1.0
+    negated: bool = False  # exclude what this interest matches from the subscriber's papers
 
 
 @dataclass(frozen=True, slots=True)

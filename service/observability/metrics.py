@@ -22,3 +22,16 @@ SEND_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 EVENTS = Counter("paperpost_events_total", "Subscriber events by kind.", ["kind"])
+
+# Operations: tasks, retention, operator alerts. Gauges of stored state are in gauges.py.
+TASKS = Counter(
+    "paperpost_tasks_total", "Celery tasks run, by task and outcome.", ["task", "outcome"]
+)
+TASK_SECONDS = Histogram(
+    "paperpost_task_seconds",
+    "Run time of Celery tasks.",
+    ["task"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+ROWS_PRUNED = Counter("paperpost_rows_pruned_total", "Rows deleted by retention.", ["table"])
+ALERTS_RAISED = Counter("paperpost_alerts_total", "Operator alerts raised, by key.", ["key"])

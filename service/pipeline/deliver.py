@@ -1,22 +1,31 @@
-"""Use case: claim, render, send and record deliveries; sweep the due ones."""
+"""Use case: claim, render, send and record deliveries; sweep the due ones.
+
+A batch of ids is worked through in small windows (one row per pooled SMTP connection). Each
+window's rows are claimed with a lease just before they are rendered and sent, the claim
+re-reads the subscriber and the suppression list (an unsubscribe committed before the claim
+wins), and each outcome commits on its own right after the server's reply, so a crash leaves at
+most the messages in flight unrecorded (RELIABILITY.md section 3).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.content import compose_for, render_delivery
+from service.observability.logs import log_context
 from service.pipeline._types import Clock, Factory
-from service.send.mailer import Mailer, Outcome, Outgoing
-from service.store import ledger
+from service.pipeline.outcome import Prepared, backoff, record_outcome
+from service.send.mailer import Mailer, Outgoing, SendResult
+from service.send.ratelimit import NoLimit, RateLimiter
+from service.store import ledger, sending
 from service.store.db import transaction
 from service.store.models import (
     Delivery,
@@ -26,10 +35,13 @@ from service.store.models import (
     Subscriber,
     SubscriberStatus,
 )
-from service.track.events import is_suppressed, record_event, suppress
+from service.track.bounces import verp_address
+from service.track.events import is_suppressed
 
 log = logging.getLogger("paperpost.deliver")
-POISON_ATTEMPTS = 3
+Checkpoint = Callable[[str], None]  # C1 after the claim, C2 after the 250, C3 after the commit
+
+__all__ = ["DeliverReport", "backoff", "deliver_batch", "sweep_due"]
 
 
 @dataclass
@@ -39,65 +51,185 @@ class DeliverReport:
     failed: int = 0
     skipped: int = 0
     not_claimed: int = 0
+    deferred: int = 0  # left for later: deadline, daily cap, relay unreachable
+    paused: int = 0  # not claimed because sending is paused
 
     def add(self, other: DeliverReport) -> None:
-        for name in ("sent", "retry", "failed", "skipped", "not_claimed"):
+        for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+def _no_checkpoint(point: str) -> None:
+    return None
+
+
+@dataclass
+class _Batch:
+    factory: Factory
+    settings: Settings
+    mailer: Mailer
+    clock: Clock
+    limiter: RateLimiter
+    checkpoint: Checkpoint
+    dry_run: bool
+    report: DeliverReport = field(default_factory=DeliverReport)
+    stop: str | None = None  # why the rest of the batch is not sent
+
+
 def deliver_batch(
-    factory: Factory, settings: Settings, mailer: Mailer, ids: Sequence[int], clock: Clock
-) -> DeliverReport:
-    """Claim each row just before sending it, send over one reused connection, and commit the
-    outcome right after the server's reply."""
-    report = DeliverReport()
-    loop = asyncio.new_event_loop()
-    try:
-        for delivery_id in ids:
-            _deliver_one(factory, settings, mailer, loop, delivery_id, clock, report)
-    finally:
-        loop.run_until_complete(mailer.close())
-        loop.close()
-    return report
-
-
-def _deliver_one(
     factory: Factory,
     settings: Settings,
     mailer: Mailer,
-    loop: asyncio.AbstractEventLoop,
-    delivery_id: int,
+    ids: Sequence[int],
     clock: Clock,
-    report: DeliverReport,
-) -> None:
-    lease = dt.timedelta(seconds=settings.lease_seconds)
-    with transaction(factory) as session:
-        if not ledger.claim(session, delivery_id, clock(), lease):
-            report.not_claimed += 1
-            return
-    with transaction(factory) as session:
-        message = _prepare(session, settings, delivery_id, clock(), report)
-    if message is None:
+    *,
+    loop: asyncio.AbstractEventLoop | None = None,
+    limiter: RateLimiter | None = None,
+    checkpoint: Checkpoint | None = None,
+    dry_run: bool = False,
+) -> DeliverReport:
+    """Send the rows among ``ids`` that are still due. Without ``loop`` a fresh event loop is
+    used and the mailer closed at the end; a worker passes its own loop to keep connections."""
+    batch = _Batch(factory, settings, mailer, clock, limiter or NoLimit(),
+                   checkpoint or _no_checkpoint, dry_run)  # fmt: skip
+    own_loop = loop is None
+    run_loop = loop or asyncio.new_event_loop()
+    deadline = time.monotonic() + settings.batch_deadline_seconds
+    window = settings.smtp_pool_size
+    try:
+        for start in range(0, len(ids), window):
+            if batch.stop is None and time.monotonic() > deadline:
+                batch.stop = "deadline"
+            if batch.stop is not None:
+                _leave(batch, ids[start:])
+                break
+            run_loop.run_until_complete(_window(batch, ids[start : start + window]))
+    finally:
+        if own_loop:
+            run_loop.run_until_complete(mailer.close())
+            run_loop.close()
+    return batch.report
+
+
+def _leave(batch: _Batch, rest: Sequence[int]) -> None:
+    """The rows this batch will not reach: deferred to a later attempt, or handed back to the
+    sweeper at once (deadline)."""
+    now = batch.clock()
+    with transaction(batch.factory) as session:
+        if batch.stop == "cap":
+            ledger.defer(session, rest, _tomorrow(now))
+        elif batch.stop == "unreachable":
+            ledger.defer(session, rest, now + backoff(1, batch.settings))
+        ledger.mark_enqueued(session, rest, None)
+    if batch.stop == "paused":
+        batch.report.paused += len(rest)
+    else:
+        batch.report.deferred += len(rest)
+
+
+async def _window(batch: _Batch, ids: Sequence[int]) -> None:
+    prepared = _claim_and_prepare(batch, ids)
+    if not prepared:
         return
-    result = loop.run_until_complete(mailer.send(message))
-    with transaction(factory) as session:
-        _record_outcome(session, settings, delivery_id, result, clock(), report)
+    batch.checkpoint("C1")
+    if batch.dry_run:
+        _release(batch, prepared)
+        return
+    sends = [asyncio.ensure_future(_send(batch, p)) for p in prepared]
+    for finished in asyncio.as_completed(sends):
+        p, result, seconds = await finished
+        with log_context(delivery_id=p.delivery_id):
+            if result.outcome == "sent":
+                batch.checkpoint("C2")
+            record_outcome(batch.factory, batch.settings, p, result, batch.clock(), seconds,
+                           batch.report)  # fmt: skip
+            if result.outcome == "sent":
+                batch.checkpoint("C3")
+            if result.stops_sending or _paused_now(batch):
+                batch.stop = "paused"
+            elif result.stage == "connect" and batch.stop is None:
+                batch.stop = "unreachable"
+
+
+async def _send(batch: _Batch, p: Prepared) -> tuple[Prepared, SendResult, float]:
+    await batch.limiter.wait(p.message.recipient.rpartition("@")[2])
+    started = time.perf_counter()
+    with log_context(delivery_id=p.delivery_id):
+        result = await batch.mailer.send(p.message)
+    return p, result, time.perf_counter() - started
+
+
+def _paused_now(batch: _Batch) -> bool:
+    with batch.factory() as session:
+        return sending.current_pause(session) is not None
+
+
+def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
+    settings, now = batch.settings, batch.clock()
+    lease = dt.timedelta(seconds=settings.lease_seconds)
+    with transaction(batch.factory) as session:
+        paused = sending.current_pause(session) is not None
+        kinds = [DeliveryKind.alert] if paused else None
+        claimed = ledger.claim_many(session, ids, now, lease, kinds=kinds)
+        if paused and len(claimed) < len(ids):
+            batch.stop = "paused"
+        if settings.daily_send_cap and claimed and not batch.dry_run:
+            claimed = _within_cap(batch, session, claimed, now)
+        batch.report.not_claimed += len(ids) - len(claimed)
+        prepared = []
+        for delivery_id in claimed:
+            with log_context(delivery_id=delivery_id):
+                p = _prepare(session, settings, delivery_id, now, batch.report)
+            if p is not None:
+                prepared.append(p)
+    return prepared
+
+
+def _within_cap(batch: _Batch, session: Session, claimed: list[int], now: dt.datetime) -> list[int]:
+    granted = sending.take_daily_quota(session, len(claimed), batch.settings.daily_send_cap, now)
+    for delivery_id in claimed[granted:]:
+        ledger.finish(session, delivery_id, DeliveryStatus.planned, now=now, refund_attempt=True,
+                      retry_at=_tomorrow(now), error="daily sending cap reached")  # fmt: skip
+    if granted < len(claimed):
+        batch.stop = "cap"
+        batch.report.deferred += len(claimed) - granted
+    return claimed[:granted]
+
+
+def _tomorrow(now: dt.datetime) -> dt.datetime:
+    """When the daily cap (counted per UTC day) opens again."""
+    return dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+
+
+def _release(batch: _Batch, prepared: Sequence[Prepared]) -> None:
+    """A dry run: hand the claimed rows back untouched."""
+    now = batch.clock()
+    with transaction(batch.factory) as session:
+        for p in prepared:
+            ledger.finish(session, p.delivery_id, DeliveryStatus.planned, now=now,
+                          refund_attempt=True, error="dry run")  # fmt: skip
+            log.info("dry run: would send %s to %s", p.kind, p.message.recipient)
+    batch.report.skipped += len(prepared)
 
 
 def _prepare(
     session: Session, settings: Settings, delivery_id: int, now: dt.datetime, report: DeliverReport
-) -> Outgoing | None:
+) -> Prepared | None:
     """Re-read the subscriber (an unsubscribe committed before the claim wins) and build the
     bytes; a row whose rendering keeps failing ends ``failed/poison``."""
     delivery = session.get(Delivery, delivery_id)
     assert delivery is not None
     subscriber = session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
+    if delivery.attempts > settings.max_attempts:  # claimed again and again, never finished
+        ledger.finish(session, delivery_id, DeliveryStatus.failed, now=now,
+                      reason=FailureReason.gave_up, error="too many claims")  # fmt: skip
+        report.failed += 1
+        return None
     stop = _stop_reason(session, delivery, subscriber)
     if stop is not None:
         ledger.finish(session, delivery_id, DeliveryStatus.skipped, now=now, reason=stop)
         report.skipped += 1
         return None
-    assert subscriber is not None
     try:
         rendered = render_delivery(session, settings, delivery, subscriber, now)
         composed = compose_for(
@@ -106,113 +238,74 @@ def _prepare(
         )  # fmt: skip
     except Exception as exc:
         log.exception("delivery %s: rendering failed", delivery_id)
-        poisoned = delivery.attempts >= POISON_ATTEMPTS
-        ledger.finish(
-            session, delivery_id,
-            DeliveryStatus.failed if poisoned else DeliveryStatus.planned,
-            now=now, error=f"render: {exc!r}", reason=FailureReason.poison if poisoned else None,
-            retry_at=None if poisoned else now + backoff(delivery.attempts),
-        )  # fmt: skip
-        report.failed += poisoned
-        report.retry += not poisoned
+        _render_failed(session, settings, delivery, now, exc, report)
         return None
-    return Outgoing(sender=composed.sender, recipient=composed.recipient, data=composed.data)
+    sender = verp_address(settings, delivery_id) or composed.sender
+    message = Outgoing(sender=sender, recipient=composed.recipient, data=composed.data)
+    return Prepared(delivery_id, message, delivery.kind, delivery.attempts, delivery.created_at)
+
+
+def _render_failed(
+    session: Session,
+    settings: Settings,
+    delivery: Delivery,
+    now: dt.datetime,
+    exc: Exception,
+    report: DeliverReport,
+) -> None:
+    poisoned = delivery.attempts >= settings.poison_attempts
+    ledger.finish(
+        session, delivery.id, DeliveryStatus.failed if poisoned else DeliveryStatus.planned,
+        now=now, error=f"render: {exc!r}", reason=FailureReason.poison if poisoned else None,
+        retry_at=None if poisoned else now + backoff(delivery.attempts, settings),
+    )  # fmt: skip
+    report.failed += poisoned
+    report.retry += not poisoned
+
+
+ACTIVE_ONLY = {DeliveryKind.digest, DeliveryKind.welcome}
 
 
 def _stop_reason(session: Session, delivery: Delivery, subscriber: Subscriber | None) -> str | None:
-    if subscriber is None:
+    """Why this row must not be sent now, per kind: confirm mails go to pending subscribers,
+    goodbye only to unsubscribed ones, digests and welcome only to active ones; nothing goes
+    to a suppressed address. Alerts and test sends have an address and no subscriber."""
+    if subscriber is None and delivery.subscriber_id is not None:
+        return FailureReason.unsubscribed  # erased meanwhile
+    address = delivery.to_address or (subscriber.email if subscriber else None)
+    if address is None:
         return FailureReason.unsubscribed
-    needs_active = delivery.kind in (DeliveryKind.digest, DeliveryKind.welcome)
-    if needs_active and subscriber.status != SubscriberStatus.active:
-        return (
-            FailureReason.suppressed
-            if subscriber.status == SubscriberStatus.suppressed
-            else FailureReason.unsubscribed
-        )
-    if is_suppressed(session, delivery.to_address or subscriber.email):
+    if subscriber is not None:
+        status = subscriber.status
+        if status == SubscriberStatus.suppressed:
+            return FailureReason.suppressed
+        wanted = {
+            DeliveryKind.confirm: {SubscriberStatus.pending},
+            DeliveryKind.goodbye: {SubscriberStatus.unsubscribed},
+        }.get(DeliveryKind(delivery.kind))
+        if delivery.kind in ACTIVE_ONLY:
+            wanted = {SubscriberStatus.active}
+        if wanted is not None and status not in wanted:
+            return FailureReason.unsubscribed
+    if is_suppressed(session, address):
         return FailureReason.suppressed
     return None
 
 
-def _record_outcome(
-    session: Session,
-    settings: Settings,
-    delivery_id: int,
-    result: object,
+def sweep_due(
+    factory: Factory,
     now: dt.datetime,
-    report: DeliverReport,
-) -> None:
-    from service.send.mailer import SendResult
-
-    assert isinstance(result, SendResult)
-    delivery = session.get(Delivery, delivery_id)
-    assert delivery is not None
-    if result.outcome is Outcome.sent:
-        ledger.finish(session, delivery_id, DeliveryStatus.sent, now=now, code=result.code,
-                      error=result.reply)  # fmt: skip
-        if delivery.kind == DeliveryKind.digest and delivery.subscriber_id:
-            session.execute(
-                update(Subscriber)
-                .where(Subscriber.id == delivery.subscriber_id)
-                .values(last_digest_at=now)
-            )
-        report.sent += 1
-    elif result.outcome is Outcome.bounced:
-        ledger.finish(session, delivery_id, DeliveryStatus.failed, now=now, code=result.code,
-                      error=result.reply, reason=FailureReason.bounced)  # fmt: skip
-        _suppress_recipient(session, delivery, "hard_bounce", now, result.reply)
-        report.failed += 1
-    elif result.outcome is Outcome.rejected:
-        ledger.finish(session, delivery_id, DeliveryStatus.failed, now=now, code=result.code,
-                      error=result.reply, reason=FailureReason.poison)  # fmt: skip
-        log.error("delivery %s: relay rejected the message: %s", delivery_id, result.reply)
-        report.failed += 1
-    else:
-        _schedule_retry(session, settings, delivery, result.code, result.reply, now,
-                        ambiguous=result.outcome is Outcome.ambiguous, report=report)  # fmt: skip
-
-
-def _schedule_retry(
-    session: Session,
-    settings: Settings,
-    delivery: Delivery,
-    code: int | None,
-    reply: str,
-    now: dt.datetime,
+    limit: int = 10_000,
     *,
-    ambiguous: bool,
-    report: DeliverReport,
-) -> None:
-    if delivery.attempts >= settings.max_attempts:
-        ledger.finish(session, delivery.id, DeliveryStatus.failed, now=now, code=code,
-                      error=reply, reason=FailureReason.gave_up, ambiguous=ambiguous)  # fmt: skip
-        report.failed += 1
-        return
-    ledger.finish(session, delivery.id, DeliveryStatus.planned, now=now, code=code, error=reply,
-                  retry_at=now + backoff(delivery.attempts), ambiguous=ambiguous)  # fmt: skip
-    report.retry += 1
-
-
-def _suppress_recipient(
-    session: Session, delivery: Delivery, reason: str, now: dt.datetime, reply: str
-) -> None:
-    subscriber = session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
-    address = delivery.to_address or (subscriber.email if subscriber else None)
-    if address is None:
-        return
-    suppress(session, address, reason, now, note=reply[:200])
-    if subscriber is not None and delivery.to_address is None:
-        subscriber.status = SubscriberStatus.suppressed
-        record_event(session, "bounce", "smtp", now, subscriber.id, {"reply": reply[:200]})
-
-
-def backoff(attempts: int, base: float = 60.0, cap: float = 1800.0) -> dt.timedelta:
-    """1 min x 2^n with full jitter on the upper half, capped at 30 min."""
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
-    return dt.timedelta(seconds=delay / 2 + random.random() * delay / 2)
-
-
-def sweep_due(factory: Factory, now: dt.datetime, limit: int = 10_000) -> list[int]:
-    """Planned rows that are due and sending rows whose lease expired: enqueue them again."""
-    with factory() as session:
-        return ledger.due_ids(session, now, limit)
+    stale_after: dt.timedelta | None = None,
+) -> list[int]:
+    """Planned rows that are due and sending rows whose lease expired, marked as enqueued: the
+    caller enqueues them again. With ``stale_after`` (the broker still holds messages), planned
+    rows a task carried more recently than that are left to it. While sending is paused only
+    operator alerts are swept."""
+    with transaction(factory) as session:
+        kinds = [DeliveryKind.alert] if sending.current_pause(session) else None
+        stale_before = now - stale_after if stale_after is not None else None
+        ids = ledger.due_ids(session, now, limit, stale_before, kinds)
+        ledger.mark_enqueued(session, ids, now)
+    return ids

@@ -1,4 +1,10 @@
-"""Use case: plan the due editions, fixing and reserving each digest's papers."""
+"""Use case: plan the due editions, fixing and reserving each digest's papers.
+
+Subscribers are walked in keyset pages bounded by the highest id at the start of the run (as
+listmonk does), so a run resumes cleanly and never picks up people who joined mid-run. Each page
+is one transaction: the digest rows, their papers, the ``sent_papers`` reservations and the
+matches' link to their digest commit together, in a handful of set-based statements.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,18 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.observability.metrics import DELIVERIES_PLANNED
 from service.pipeline._types import Factory
-from service.plan.schedule import Schedule, due_edition
+from service.plan.schedule import Plan, Schedule, plan_for
 from service.store import ledger
 from service.store.db import transaction
-from service.store.models import (
-    DeliveryKind,
-    DeliveryStatus,
-    FailureReason,
-    Subscriber,
-)
+from service.store.models import DeliveryStatus, FailureReason, Subscriber, SubscriberStatus
+
+INSERT_CHUNK = 2000  # rows per multi-row INSERT, below every driver's parameter limit
 
 
 @dataclass
@@ -27,6 +31,7 @@ class PlanReport:
     planned: list[int] = field(default_factory=list)
     empty: int = 0
     existing: int = 0
+    missed: int = 0  # older slots after downtime, recorded as skipped
 
 
 def plan_editions(factory: Factory, settings: Settings, now: dt.datetime) -> PlanReport:
@@ -36,60 +41,105 @@ def plan_editions(factory: Factory, settings: Settings, now: dt.datetime) -> Pla
     report = PlanReport()
     with factory() as session:
         snapshot = session.scalar(select(Subscriber.id).order_by(Subscriber.id.desc()).limit(1))
+        trending = ledger.trending_pool(session, settings.trending_papers * 4)
     after = 0
     while snapshot is not None:
         with transaction(factory) as session:
-            batch = ledger.subscribers_after(session, after, snapshot, settings.batch_size)
+            batch = _candidates(session, after, snapshot, settings.batch_size)
             if not batch:
                 break
-            trending = ledger.trending_pool(session, settings.trending_papers * 4)
-            for subscriber in batch:
-                _plan_one(session, settings, subscriber, trending, now, report)
+            _plan_batch(session, settings, batch, trending, now, report)
             after = batch[-1].id
+    DELIVERIES_PLANNED.inc(len(report.planned))
     return report
 
 
-def _plan_one(
+def _candidates(session: Session, after: int, snapshot: int, limit: int) -> Sequence[Row[tuple]]:  # type: ignore[type-arg]
+    s = Subscriber
+    return session.execute(
+        select(s.id, s.timezone, s.send_hour, s.frequency, s.weekday, s.paused_until,
+               s.last_digest_at, s.max_papers, s.include_trending)
+        .where(s.id > after, s.id <= snapshot, s.status == SubscriberStatus.active)
+        .order_by(s.id)
+        .limit(limit)
+    ).all()  # fmt: skip
+
+
+def _plan_batch(
     session: Session,
     settings: Settings,
-    subscriber: Subscriber,
+    batch: Sequence[Row[tuple]],  # type: ignore[type-arg]
     trending_pool: Sequence[ledger.Pick],
     now: dt.datetime,
     report: PlanReport,
 ) -> None:
-    key = due_edition(_schedule(subscriber), now)
-    if key is None:
+    last = ledger.last_planned(session, [r.id for r in batch])
+    plans = {r.id: plan_for(_schedule(r), now, last.get(r.id), settings.catch_up_slots)
+             for r in batch}  # fmt: skip
+    new = _insert_rows(session, settings, plans, now, report)
+    if not new:
         return
-    delivery_id = ledger.insert_delivery(
-        session, kind=DeliveryKind.digest, domain=settings.mail_domain, now=now,
-        subscriber_id=subscriber.id, edition_key=key,
-    )  # fmt: skip
-    if delivery_id is None:
-        report.existing += 1
-        return
-    matched = ledger.unsent_matches(session, subscriber.id, subscriber.max_papers)
-    trending: list[ledger.Pick] = []
-    if subscriber.include_trending:
-        taken = {p.arxiv_id for p in matched}
-        sent = ledger.already_sent(session, subscriber.id, [p.arxiv_id for p in trending_pool])
-        trending = [p for p in trending_pool if p.arxiv_id not in taken | sent]
-        trending = trending[: settings.trending_papers]
-    if not matched and not trending and settings.skip_empty_digests:
+    limits = {r.id: r.max_papers for r in batch if r.id in new}
+    matched = ledger.unsent_matches_for(session, limits)
+    wants_trending = [r.id for r in batch if r.id in new and r.include_trending]
+    sent = ledger.sent_among(session, wants_trending, [p.arxiv_id for p in trending_pool])
+    fixes: list[ledger.DigestFix] = []
+    empty: list[int] = []
+    for sid, delivery_id in new.items():
+        mine = matched.get(sid, [])
+        taken = {p.arxiv_id for p in mine}
+        extra = [
+            p for p in trending_pool if p.arxiv_id not in taken and (sid, p.arxiv_id) not in sent
+        ]
+        extra = extra[: settings.trending_papers] if sid in wants_trending else []
+        if not mine and not extra and settings.skip_empty_digests:
+            empty.append(delivery_id)
+            continue
+        fixes.append(ledger.DigestFix(delivery_id, sid, tuple(mine), tuple(extra)))
+    ledger.fix_digests(session, fixes, now)
+    for delivery_id in empty:
         ledger.finish(
             session, delivery_id, DeliveryStatus.skipped, now=now, reason=FailureReason.empty
         )
-        report.empty += 1
-        return
-    ledger.fix_digest(session, delivery_id, subscriber.id, matched, trending, now)
-    report.planned.append(delivery_id)
+    report.empty += len(empty)
+    report.planned.extend(f.delivery_id for f in fixes)
 
 
-def _schedule(subscriber: Subscriber) -> Schedule:
+def _insert_rows(
+    session: Session,
+    settings: Settings,
+    plans: dict[int, Plan],
+    now: dt.datetime,
+    report: PlanReport,
+) -> dict[int, int]:
+    """Insert the due rows and the missed ones; returns {subscriber: new due delivery id}."""
+    rows: list[ledger.NewDigest] = []
+    for sid, plan in plans.items():
+        if plan.due is None:
+            continue
+        rows.append(ledger.NewDigest(sid, plan.due.key))
+        rows.extend(ledger.NewDigest(sid, m.key, FailureReason.missed) for m in plan.missed)
+    inserted: dict[tuple[int, str], int] = {}
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        inserted.update(ledger.insert_digests(session, chunk, settings.mail_domain, now))
+    new: dict[int, int] = {}
+    for (sid, key), delivery_id in inserted.items():
+        due = plans[sid].due
+        if due is not None and due.key == key:
+            new[sid] = delivery_id
+        else:
+            report.missed += 1
+    report.existing += sum(1 for p in plans.values() if p.due is not None) - len(new)
+    return new
+
+
+def _schedule(row: Row[tuple]) -> Schedule:  # type: ignore[type-arg]
     return Schedule(
-        timezone=subscriber.timezone,
-        send_hour=subscriber.send_hour,
-        frequency=subscriber.frequency,
-        weekday=subscriber.weekday,
-        paused_until=subscriber.paused_until,
-        last_digest_at=subscriber.last_digest_at,
+        timezone=row.timezone,
+        send_hour=row.send_hour,
+        frequency=row.frequency,
+        weekday=row.weekday,
+        paused_until=row.paused_until,
+        last_digest_at=row.last_digest_at,
     )

@@ -1,14 +1,18 @@
-"""The mailer port and its SMTP implementation (aiosmtplib, one reused connection).
+"""The mailer port and its SMTP implementation (aiosmtplib over a small connection pool).
 
 Outcomes are classified at this edge (RELIABILITY.md 1.5): ``sent``, ``transient`` (retry with
 backoff), ``bounced`` (permanent for this recipient: fail and suppress), ``policy`` (the relay
 refuses us: pause), ``ambiguous`` (the connection died after DATA: retry, same Message-ID),
 ``rejected`` (the relay refuses the message itself: fail the row, never resend the same bytes).
+
+A message goes out as three commands (MAIL, RCPT, DATA) rather than one ``sendmail`` call, so
+the stage where a connection died is known: before DATA nothing can have been delivered and a
+stale pooled connection is simply replaced; during DATA the outcome is ambiguous.
 """
 
 from __future__ import annotations
 
-import ssl
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -16,7 +20,11 @@ from typing import Protocol
 import aiosmtplib
 from aiosmtplib import errors
 
-from service.config import Settings, SmtpTls
+from service.config import Settings
+from service.send.pool import ConnectFailed, SmtpPool
+
+log = logging.getLogger("paperpost.smtp")
+AUTH_CODES = (530, 534, 535, 538)
 
 
 class Outcome(StrEnum):
@@ -40,6 +48,14 @@ class SendResult:
     outcome: Outcome
     code: int | None
     reply: str
+    stage: str = "data"  # connect | mail | rcpt | data: where the outcome was decided
+
+    @property
+    def stops_sending(self) -> bool:
+        """A refusal of us rather than of one message: AUTH, or the sender refused."""
+        return self.outcome is Outcome.policy and (
+            self.stage in ("connect", "mail") or (self.code or 0) in AUTH_CODES
+        )
 
 
 class Mailer(Protocol):
@@ -49,69 +65,71 @@ class Mailer(Protocol):
 
 
 class SmtpMailer:
-    """Keeps one connection open across ``send`` calls and reconnects when it drops."""
+    """Sends over a pool of up to ``smtp_pool_size`` reused connections; safe to call ``send``
+    concurrently from one event loop."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._client: aiosmtplib.SMTP | None = None
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        s = self._settings
-        client = aiosmtplib.SMTP(
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            timeout=s.smtp_timeout,
-            use_tls=s.smtp_tls is SmtpTls.implicit,
-            start_tls=s.smtp_tls is SmtpTls.starttls,
-            tls_context=ssl.create_default_context() if s.smtp_tls is not SmtpTls.none else None,
-        )
-        await client.connect()
-        if s.smtp_username:
-            await client.login(s.smtp_username, s.smtp_password or "")
-        return client
+    def __init__(self, settings: Settings, pool_size: int | None = None) -> None:
+        self.pool = SmtpPool(settings, pool_size or settings.smtp_pool_size)
 
     async def send(self, message: Outgoing) -> SendResult:
-        try:
-            if self._client is None or not self._client.is_connected:
-                self._client = await self._connect()
-        except errors.SMTPAuthenticationError as exc:
-            return SendResult(Outcome.policy, exc.code, exc.message)
-        except (errors.SMTPException, OSError) as exc:
-            self._client = None
-            return SendResult(Outcome.transient, getattr(exc, "code", None), str(exc))
-        return await self._send_on(self._client, message)
-
-    async def _send_on(self, client: aiosmtplib.SMTP, message: Outgoing) -> SendResult:
-        try:
-            refused, reply = await client.sendmail(
-                message.sender, [message.recipient], message.data
-            )
-        except errors.SMTPRecipientsRefused as exc:
-            refusal = exc.recipients[0]
-            return classify(refusal.code, refusal.message)
-        except errors.SMTPResponseException as exc:
-            if exc.code == -1:
-                self._client = None
-                return SendResult(Outcome.ambiguous, None, exc.message)
-            return classify(exc.code, exc.message)
-        except (errors.SMTPServerDisconnected, errors.SMTPReadTimeoutError) as exc:
-            self._client = None
-            return SendResult(Outcome.ambiguous, None, str(exc))
-        except (errors.SMTPException, OSError) as exc:
-            self._client = None
-            return SendResult(Outcome.transient, None, str(exc))
-        if refused:
-            code, text = next(iter(refused.values()))
-            return classify(code, text)
-        return SendResult(Outcome.sent, 250, reply)
+        for _ in range(2):  # a reused connection the server dropped while idle: once more
+            try:
+                client, reused = await self.pool.acquire()
+            except ConnectFailed as failure:
+                outcome = Outcome.policy if failure.refused else Outcome.transient
+                return SendResult(outcome, failure.code, failure.reply, "connect")
+            result, keep = await _transact(client, message)
+            self.pool.release(client, keep)
+            if not (reused and result.stage == "mail" and not keep):
+                return result
+        return result
 
     async def close(self) -> None:
-        if self._client is not None and self._client.is_connected:
-            try:
-                await self._client.quit()
-            except (errors.SMTPException, OSError):
-                self._client.close()
-        self._client = None
+        await self.pool.close()
+
+
+async def _transact(client: aiosmtplib.SMTP, message: Outgoing) -> tuple[SendResult, bool]:
+    """One mail transaction; returns the result and whether the connection stays usable."""
+    try:
+        await client.mail(message.sender)
+    except errors.SMTPResponseException as exc:
+        if 400 <= exc.code < 500:
+            return SendResult(Outcome.transient, exc.code, exc.message, "mail"), exc.code != 421
+        return SendResult(Outcome.policy, exc.code, exc.message, "mail"), False
+    except (errors.SMTPException, OSError) as exc:
+        return SendResult(Outcome.transient, None, str(exc), "mail"), False
+    try:
+        await client.rcpt(message.recipient)
+    except errors.SMTPResponseException as exc:
+        return _with_stage(classify(exc.code, exc.message), "rcpt"), await _rset(client, exc.code)
+    except (errors.SMTPException, OSError) as exc:
+        return SendResult(Outcome.transient, None, str(exc), "rcpt"), False
+    try:
+        reply = await client.data(message.data)
+    except errors.SMTPResponseException as exc:
+        if exc.code < 0:
+            return SendResult(Outcome.ambiguous, None, exc.message), False
+        return classify(exc.code, exc.message), await _rset(client, exc.code)
+    except (errors.SMTPException, OSError) as exc:
+        # Disconnect or read timeout after the data went out: the relay may have it.
+        return SendResult(Outcome.ambiguous, None, f"{type(exc).__name__}: {exc}"), False
+    return SendResult(Outcome.sent, reply.code, reply.message), True
+
+
+async def _rset(client: aiosmtplib.SMTP, code: int) -> bool:
+    """Reset the transaction after a refusal so the connection can be reused; 421 means the
+    server is closing it."""
+    if code == 421 or not client.is_connected:
+        return False
+    try:
+        await client.rset()
+    except (errors.SMTPException, OSError):
+        return False
+    return True
+
+
+def _with_stage(result: SendResult, stage: str) -> SendResult:
+    return SendResult(result.outcome, result.code, result.reply, stage)
 
 
 def classify(code: int, text: str) -> SendResult:
@@ -121,7 +139,7 @@ def classify(code: int, text: str) -> SendResult:
         return SendResult(Outcome.transient, code, text)
     if 400 <= code < 500:
         return SendResult(Outcome.transient, code, text)
-    if enhanced.startswith("5.7") or code in (530, 534, 535):
+    if enhanced.startswith("5.7") or code in AUTH_CODES:
         return SendResult(Outcome.policy, code, text)
     if code in (550, 551, 553) and (enhanced[:4] in ("", "5.1.") or enhanced == "5.2.1"):
         return SendResult(Outcome.bounced, code, text)

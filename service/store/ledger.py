@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.store.models import (
@@ -20,13 +21,28 @@ from service.store.models import (
     SentPaper,
     Subscriber,
 )
-from service.store.sql import insert_ignore
+from service.store.sql import dialect_name, insert_ignore
 
 
 @dataclass(frozen=True, slots=True)
 class Pick:
     paper_id: int
     arxiv_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewDigest:
+    subscriber_id: int
+    edition_key: str
+    skipped_reason: str | None = None  # a missed slot, recorded as skipped at once
+
+
+@dataclass(frozen=True, slots=True)
+class DigestFix:
+    delivery_id: int
+    subscriber_id: int
+    matched: tuple[Pick, ...]
+    trending: tuple[Pick, ...]
 
 
 def new_message_id(domain: str) -> str:
@@ -66,30 +82,91 @@ def insert_delivery(
     return inserted
 
 
+def insert_digests(
+    session: Session, rows: Sequence[NewDigest], domain: str, now: dt.datetime
+) -> dict[tuple[int, str], int]:
+    """Insert many digest rows at once; returns {(subscriber, edition): id} of the new ones.
+    Rows that already exist (a second planner, a retried run) are left alone."""
+    if not rows:
+        return {}
+    values: list[dict[str, object]] = [
+        {
+            "subscriber_id": r.subscriber_id,
+            "kind": DeliveryKind.digest,
+            "edition_key": r.edition_key,
+            "to_address": None,
+            "status": DeliveryStatus.skipped if r.skipped_reason else DeliveryStatus.planned,
+            "failure_reason": r.skipped_reason,
+            "message_id": new_message_id(domain),
+            "next_attempt_at": now,
+            "created_at": now,
+            "enqueued_at": None if r.skipped_reason else now,  # the planner enqueues them
+            "payload": {},
+            "paper_ids": [],
+            "trending_ids": [],
+        }
+        for r in rows
+    ]
+    stmt = (
+        insert_ignore(session, Delivery)
+        .values(values)
+        .returning(Delivery.id, Delivery.subscriber_id, Delivery.edition_key)
+    )
+    return {(sid, key): did for did, sid, key in session.execute(stmt)}
+
+
+def last_planned(session: Session, subscriber_ids: Sequence[int]) -> dict[int, dt.datetime]:
+    """When each subscriber's latest digest row was created."""
+    if not subscriber_ids:
+        return {}
+    rows = session.execute(
+        select(Delivery.subscriber_id, func.max(Delivery.created_at))
+        .where(Delivery.subscriber_id.in_(subscriber_ids), Delivery.kind == DeliveryKind.digest)
+        .group_by(Delivery.subscriber_id)
+    )
+    return {sid: ts for sid, ts in rows}
+
+
 def unsent_matches(session: Session, subscriber_id: int, limit: int) -> list[Pick]:
     """The subscriber's best matches that no digest has taken and no earlier digest sent."""
+    return unsent_matches_for(session, {subscriber_id: limit}).get(subscriber_id, [])
+
+
+def unsent_matches_for(session: Session, limits: dict[int, int]) -> dict[int, list[Pick]]:
+    """For many subscribers at once: their best untaken, never-sent matches, best first."""
+    if not limits:
+        return {}
     sent = exists().where(
-        SentPaper.subscriber_id == subscriber_id, SentPaper.arxiv_id == Paper.arxiv_id
+        SentPaper.subscriber_id == Match.subscriber_id, SentPaper.arxiv_id == Paper.arxiv_id
     )
     rows = session.execute(
-        select(Paper.id, Paper.arxiv_id)
-        .join(Match, Match.paper_id == Paper.id)
-        .where(Match.subscriber_id == subscriber_id, Match.delivery_id.is_(None), ~sent)
-        .order_by(Match.score.desc(), Paper.upvotes.desc(), Paper.id)
-        .limit(limit)
+        select(Match.subscriber_id, Paper.id, Paper.arxiv_id)
+        .join(Paper, Match.paper_id == Paper.id)
+        .where(Match.subscriber_id.in_(list(limits)), Match.delivery_id.is_(None), ~sent)
+        .order_by(Match.subscriber_id, Match.score.desc(), Paper.upvotes.desc(), Paper.id)
     )
-    return [Pick(pid, aid) for pid, aid in rows]
+    picks: dict[int, list[Pick]] = defaultdict(list)
+    for sid, pid, aid in rows:
+        if len(picks[sid]) < limits[sid]:
+            picks[sid].append(Pick(pid, aid))
+    return picks
 
 
 def already_sent(session: Session, subscriber_id: int, arxiv_ids: Sequence[str]) -> set[str]:
-    if not arxiv_ids:
+    return {a for _, a in sent_among(session, [subscriber_id], arxiv_ids)}
+
+
+def sent_among(
+    session: Session, subscriber_ids: Sequence[int], arxiv_ids: Sequence[str]
+) -> set[tuple[int, str]]:
+    if not arxiv_ids or not subscriber_ids:
         return set()
-    rows = session.scalars(
-        select(SentPaper.arxiv_id).where(
-            SentPaper.subscriber_id == subscriber_id, SentPaper.arxiv_id.in_(arxiv_ids)
+    rows = session.execute(
+        select(SentPaper.subscriber_id, SentPaper.arxiv_id).where(
+            SentPaper.subscriber_id.in_(subscriber_ids), SentPaper.arxiv_id.in_(arxiv_ids)
         )
     )
-    return set(rows)
+    return {(sid, aid) for sid, aid in rows}
 
 
 def fix_digest(
@@ -101,56 +178,100 @@ def fix_digest(
     now: dt.datetime,
 ) -> None:
     """Record the digest's papers on its row and reserve them for this subscriber."""
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(
-            paper_ids=[p.paper_id for p in matched], trending_ids=[p.paper_id for p in trending]
-        )
+    fix_digests(
+        session, [DigestFix(delivery_id, subscriber_id, tuple(matched), tuple(trending))], now
     )
-    picks = [*matched, *trending]
-    if picks:
+
+
+def fix_digests(session: Session, fixes: Sequence[DigestFix], now: dt.datetime) -> None:
+    """Many digests in three statements: the papers on each row, the reservations in
+    ``sent_papers``, and the matches pointed at their digest."""
+    if not fixes:
+        return
+    table = Delivery.__table__
+    assert isinstance(table, Table)
+    session.execute(
+        table.update()
+        .where(table.c.id == bindparam("did"))
+        .values(paper_ids=bindparam("p"), trending_ids=bindparam("t")),
+        [
+            {
+                "did": f.delivery_id,
+                "p": [x.paper_id for x in f.matched],
+                "t": [x.paper_id for x in f.trending],
+            }
+            for f in fixes
+        ],
+    )
+    reserve = [
+        {"subscriber_id": f.subscriber_id, "arxiv_id": p.arxiv_id,
+         "delivery_id": f.delivery_id, "created_at": now}
+        for f in fixes for p in (*f.matched, *f.trending)
+    ]  # fmt: skip
+    if reserve:
+        session.execute(insert_ignore(session, SentPaper), reserve)
+    taken = [
+        {"s": f.subscriber_id, "p": p.paper_id, "d": f.delivery_id}
+        for f in fixes
+        for p in f.matched
+    ]
+    if taken:
+        matches = Match.__table__
+        assert isinstance(matches, Table)
         session.execute(
-            insert_ignore(session, SentPaper),
-            [
-                {
-                    "subscriber_id": subscriber_id,
-                    "arxiv_id": p.arxiv_id,
-                    "delivery_id": delivery_id,
-                    "created_at": now,
-                }
-                for p in picks
-            ],
+            matches.update()
+            .where(matches.c.subscriber_id == bindparam("s"), matches.c.paper_id == bindparam("p"))
+            .values(delivery_id=bindparam("d")),
+            taken,
         )
-    if matched:
-        session.execute(
-            update(Match)
-            .where(
-                Match.subscriber_id == subscriber_id,
-                Match.paper_id.in_([p.paper_id for p in matched]),
-            )
-            .values(delivery_id=delivery_id)
-        )
+
+
+def _claimable(now: dt.datetime) -> object:
+    return and_(
+        Delivery.next_attempt_at <= now,
+        or_(
+            Delivery.status == DeliveryStatus.planned,
+            and_(Delivery.status == DeliveryStatus.sending, Delivery.lease_until < now),
+        ),
+    )
 
 
 def claim(session: Session, delivery_id: int, now: dt.datetime, lease: dt.timedelta) -> bool:
     """The only way to obtain the right to send: a guarded update. True means "send it"."""
-    result = session.execute(
+    return claim_many(session, [delivery_id], now, lease) == [delivery_id]
+
+
+def claim_many(
+    session: Session,
+    ids: Sequence[int],
+    now: dt.datetime,
+    lease: dt.timedelta,
+    kinds: Iterable[str] | None = None,
+) -> list[int]:
+    """Claim the claimable rows among ``ids`` (a guarded update; on PostgreSQL the rows are
+    picked ``FOR UPDATE SKIP LOCKED`` so two workers never wait on each other). Returns the
+    ids this caller may send, in the given order."""
+    if not ids:
+        return []
+    picked = select(Delivery.id).where(Delivery.id.in_(list(ids)), _claimable(now))  # type: ignore[arg-type]
+    if kinds is not None:
+        picked = picked.where(Delivery.kind.in_(list(kinds)))
+    if dialect_name(session) == "postgresql":
+        picked = picked.with_for_update(skip_locked=True)
+    stmt = (
         update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.next_attempt_at <= now,
-            or_(
-                Delivery.status == DeliveryStatus.planned,
-                and_(Delivery.status == DeliveryStatus.sending, Delivery.lease_until < now),
-            ),
-        )
+        .where(Delivery.id.in_(picked.scalar_subquery()), _claimable(now))  # type: ignore[arg-type]
         .values(
-            status=DeliveryStatus.sending, lease_until=now + lease, attempts=Delivery.attempts + 1
+            status=DeliveryStatus.sending,
+            lease_until=now + lease,
+            claimed_at=now,
+            attempts=Delivery.attempts + 1,
         )
+        .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    got = set(session.scalars(stmt))
+    return [i for i in ids if i in got]
 
 
 def finish(
@@ -164,7 +285,10 @@ def finish(
     reason: str | None = None,
     retry_at: dt.datetime | None = None,
     ambiguous: bool = False,
+    refund_attempt: bool = False,
 ) -> None:
+    """Record an outcome. ``refund_attempt`` gives back the attempt a claim counted, for a
+    send that never reached the recipient's side (sending paused, nothing transmitted)."""
     values: dict[str, object] = {
         "status": status,
         "lease_until": None,
@@ -178,24 +302,53 @@ def finish(
         values["next_attempt_at"] = retry_at
     if ambiguous:
         values["ambiguous"] = True
+    if refund_attempt:
+        values["attempts"] = Delivery.attempts - 1
     session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
-def due_ids(session: Session, now: dt.datetime, limit: int) -> list[int]:
-    """Rows a sweeper should (re-)enqueue: planned and due, or sending with an expired lease."""
-    rows = session.scalars(
-        select(Delivery.id)
-        .where(
-            Delivery.next_attempt_at <= now,
+def due_ids(
+    session: Session,
+    now: dt.datetime,
+    limit: int,
+    stale_before: dt.datetime | None = None,
+    kinds: Iterable[str] | None = None,
+) -> list[int]:
+    """Rows a sweeper should (re-)enqueue: planned and due, or sending with an expired lease.
+    With ``stale_before``, planned rows a task carried after that instant are left to it."""
+    query = select(Delivery.id).where(_claimable(now))  # type: ignore[arg-type]
+    if stale_before is not None:
+        query = query.where(
             or_(
-                Delivery.status == DeliveryStatus.planned,
-                and_(Delivery.status == DeliveryStatus.sending, Delivery.lease_until < now),
-            ),
+                Delivery.status == DeliveryStatus.sending,
+                Delivery.enqueued_at.is_(None),
+                Delivery.enqueued_at < stale_before,
+            )
         )
-        .order_by(Delivery.id)
-        .limit(limit)
-    )
-    return list(rows)
+    if kinds is not None:
+        query = query.where(Delivery.kind.in_(list(kinds)))
+    return list(session.scalars(query.order_by(Delivery.id).limit(limit)))
+
+
+def mark_enqueued(session: Session, ids: Sequence[int], now: dt.datetime | None) -> None:
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(list(ids)))
+            .values(enqueued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def defer(session: Session, ids: Sequence[int], until: dt.datetime) -> None:
+    """Push planned rows to a later attempt time (a daily cap reached)."""
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(list(ids)), Delivery.status == DeliveryStatus.planned)
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def subscribers_after(

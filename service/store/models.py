@@ -248,6 +248,8 @@ class Delivery(Base):
     attempts: Mapped[count]
     next_attempt_at: Mapped[utc] = mapped_column(default=utcnow)
     lease_until: Mapped[utc_or_none]
+    claimed_at: Mapped[utc_or_none]  # the last claim: an unsubscribe committed before it wins
+    enqueued_at: Mapped[utc_or_none]  # the last time a task carried this row
     last_smtp_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str_or_none]
     paper_ids: Mapped[json_list]  # the digest's matched papers, fixed at plan time, in order

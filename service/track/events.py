@@ -75,7 +75,12 @@ def find_subscriber(session: Session, email: str) -> Subscriber:
 
 
 def add_subscriber(
-    session: Session, data: SubscriberInput, now: dt.datetime, source: str, confirmed: bool
+    session: Session,
+    data: SubscriberInput,
+    now: dt.datetime,
+    source: str,
+    confirmed: bool,
+    ip: str | None = None,
 ) -> Subscriber:
     """Create a subscriber (pending, or active when the operator vouches for consent)."""
     email = normalize_email(data.email)
@@ -99,18 +104,25 @@ def add_subscriber(
     ]
     session.add(subscriber)
     session.flush()
-    record_event(session, "subscribe", source, now, subscriber.id, {"confirmed": confirmed})
+    record_event(session, "subscribe", source, now, subscriber.id, {"confirmed": confirmed}, ip)
     return subscriber
 
 
-def unsubscribe(session: Session, subscriber: Subscriber, now: dt.datetime, source: str) -> bool:
+def unsubscribe(
+    session: Session,
+    subscriber: Subscriber,
+    now: dt.datetime,
+    source: str,
+    ip: str | None = None,
+    external_id: str | None = None,
+) -> bool:
     """Idempotent: returns False when the subscriber was already unsubscribed."""
     if subscriber.status == SubscriberStatus.unsubscribed:
         return False
     subscriber.status = SubscriberStatus.unsubscribed
     subscriber.unsubscribed_at = now
     subscriber.updated_at = now
-    record_event(session, "unsubscribe", source, now, subscriber.id)
+    record_event(session, "unsubscribe", source, now, subscriber.id, ip=ip, external_id=external_id)
     return True
 
 

@@ -29,22 +29,36 @@ class TokenError(ValueError):
         self.reason = reason  # "invalid" or "expired"
 
 
-def make_token(keys: list[str], purpose: Purpose, subscriber_id: int, secret: str) -> str:
-    payload = [subscriber_id, secret[:8]]
+def make_token(
+    keys: list[str], purpose: Purpose, subscriber_id: int, secret: str, nonce: str | None = None
+) -> str:
+    """``nonce`` names one request (a confirm link), so the link can be used once."""
+    payload: list[int | str] = [subscriber_id, secret[:8], *([nonce] if nonce else [])]
     if purpose is Purpose.unsubscribe:
         return URLSafeSerializer(keys, salt=purpose.value).dumps(payload)
     return URLSafeTimedSerializer(keys, salt=purpose.value).dumps(payload)
 
 
-def read_token(keys: list[str], purpose: Purpose, token: str) -> tuple[int, str]:
+def read_token(
+    keys: list[str], purpose: Purpose, token: str, *, expired_ok: bool = False
+) -> tuple[int, str]:
     """Return (subscriber id, secret prefix); raise TokenError. The caller compares the prefix
-    with the subscriber's current secret, so rotating it revokes every token."""
+    with the subscriber's current secret, so rotating it revokes every token. ``expired_ok``
+    checks only the signature (to mail a fresh link for an expired one)."""
+    subscriber_id, secret, _nonce = read_token_nonce(keys, purpose, token, expired_ok=expired_ok)
+    return subscriber_id, secret
+
+
+def read_token_nonce(
+    keys: list[str], purpose: Purpose, token: str, *, expired_ok: bool = False
+) -> tuple[int, str, str]:
+    """Like read_token, with the nonce ("" when the token has none)."""
     try:
         if purpose is Purpose.unsubscribe:
             payload = URLSafeSerializer(keys, salt=purpose.value).loads(token)
         else:
             payload = URLSafeTimedSerializer(keys, salt=purpose.value).loads(
-                token, max_age=MAX_AGE[purpose]
+                token, max_age=None if expired_ok else MAX_AGE[purpose]
             )
     except SignatureExpired as exc:
         raise TokenError("expired") from exc
@@ -52,9 +66,9 @@ def read_token(keys: list[str], purpose: Purpose, token: str) -> tuple[int, str]
         raise TokenError("invalid") from exc
     if (
         not isinstance(payload, list)
-        or len(payload) != 2
+        or len(payload) not in (2, 3)
         or not isinstance(payload[0], int)
-        or not isinstance(payload[1], str)
+        or not all(isinstance(part, str) for part in payload[1:])
     ):
         raise TokenError("invalid")
-    return payload[0], payload[1]
+    return payload[0], payload[1], payload[2] if len(payload) == 3 else ""

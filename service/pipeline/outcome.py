@@ -1,0 +1,167 @@
+"""Recording what the relay said about one message (RELIABILITY.md 1.5), each outcome in its
+own transaction right after the reply: sent; retried later with the same Message-ID
+(transient, ambiguous); failed and suppressed (hard bounce); failed with an alert (the relay
+refuses the bytes); or handed back while sending pauses (policy, authentication)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.observability.metrics import SEND_SECONDS, SMTP_REPLIES
+from service.pipeline._types import Factory
+from service.send.mailer import Outcome, Outgoing, SendResult
+from service.store import ledger, sending
+from service.store.db import transaction
+from service.store.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    FailureReason,
+    Subscriber,
+)
+from service.track import bounces
+from service.track.alerts import raise_alert
+
+if TYPE_CHECKING:
+    from service.pipeline.deliver import DeliverReport
+
+log = logging.getLogger("paperpost.deliver")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    delivery_id: int
+    message: Outgoing
+    kind: str
+    attempts: int
+    created_at: dt.datetime
+
+
+def backoff(attempts: int, settings: Settings | None = None) -> dt.timedelta:
+    """base x 2^(n-1), capped, with jitter over the upper half (1 min .. 30 min by default)."""
+    base = settings.retry_base_seconds if settings else 60.0
+    cap = settings.retry_cap_seconds if settings else 1800.0
+    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    return dt.timedelta(seconds=delay / 2 + random.random() * delay / 2)
+
+
+def record_outcome(
+    factory: Factory,
+    settings: Settings,
+    p: Prepared,
+    result: SendResult,
+    now: dt.datetime,
+    seconds: float,
+    report: DeliverReport,
+) -> None:
+    SMTP_REPLIES.labels(result.outcome.value).inc()
+    SEND_SECONDS.observe(seconds)
+    with transaction(factory) as session:
+        if result.outcome is Outcome.sent:
+            _sent(session, p, result, now)
+            report.sent += 1
+        elif result.outcome is Outcome.bounced:
+            _bounced(session, settings, p, result, now)
+            report.failed += 1
+        elif result.outcome is Outcome.rejected:
+            _rejected(session, settings, p, result, now)
+            report.failed += 1
+        elif result.outcome is Outcome.policy:
+            _refused(session, settings, p, result, now)
+            report.retry += 1
+        else:
+            gave_up = _retry(session, settings, p, result, now)
+            report.failed += gave_up
+            report.retry += not gave_up
+
+
+def _sent(session: Session, p: Prepared, result: SendResult, now: dt.datetime) -> None:
+    ledger.finish(session, p.delivery_id, DeliveryStatus.sent, now=now, code=result.code,
+                  error=result.reply)  # fmt: skip
+    if p.kind == DeliveryKind.digest:
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id == Delivery.subscriber_id, Delivery.id == p.delivery_id)
+            .values(last_digest_at=now)
+        )
+    sending.reset_policy_run(session, now)
+
+
+def _bounced(
+    session: Session, settings: Settings, p: Prepared, result: SendResult, now: dt.datetime
+) -> None:
+    ledger.finish(session, p.delivery_id, DeliveryStatus.failed, now=now, code=result.code,
+                  error=result.reply, reason=FailureReason.bounced)  # fmt: skip
+    event = bounces.FeedbackEvent(
+        event_id=f"smtp:{p.delivery_id}:{p.attempts}",
+        kind=bounces.EventKind.hard_bounce,
+        address=p.message.recipient,
+        delivery_id=p.delivery_id,
+        source="smtp",
+        detail={"reply": f"{result.code} {result.reply}"[:300]},
+    )
+    bounces.apply_event(session, settings, event, now)
+
+
+def _rejected(
+    session: Session, settings: Settings, p: Prepared, result: SendResult, now: dt.datetime
+) -> None:
+    ledger.finish(session, p.delivery_id, DeliveryStatus.failed, now=now, code=result.code,
+                  error=result.reply, reason=FailureReason.poison)  # fmt: skip
+    log.error("delivery %s: relay rejected the message: %s %s", p.delivery_id, result.code,
+              result.reply)  # fmt: skip
+    raise_alert(session, settings, now, "rejected", "The relay rejected a message as malformed",
+                [f"Delivery {p.delivery_id}: {result.code} {result.reply}"])  # fmt: skip
+
+
+def _refused(
+    session: Session, settings: Settings, p: Prepared, result: SendResult, now: dt.datetime
+) -> None:
+    """The relay refuses us, not the recipient: nothing is held against the address; the row
+    goes back to the queue, and sending pauses at once (authentication, sender refused) or
+    after a run of ``policy_pause_after`` consecutive refusals."""
+    ledger.finish(session, p.delivery_id, DeliveryStatus.planned, now=now, code=result.code,
+                  error=result.reply, refund_attempt=True)  # fmt: skip
+    run = sending.count_policy_failure(session, now)
+    if not result.stops_sending and run < settings.policy_pause_after:
+        return
+    reason = f"{result.code} {result.reply}".strip()
+    if sending.pause(session, reason, now):
+        raise_alert(
+            session, settings, now, "sending-paused", "Sending paused: the relay refuses us",
+            [f"After {run} refusal(s) the last reply was: {reason}",
+             "Fix the cause, then run: paperpost deliveries resume"],
+        )  # fmt: skip
+
+
+def _retry(
+    session: Session, settings: Settings, p: Prepared, result: SendResult, now: dt.datetime
+) -> bool:
+    """Transient or ambiguous: again later with the same Message-ID, until the attempt limit or
+    ``give_up_hours``; a recipient that kept deferring counts one soft bounce. True if given up."""
+    ambiguous = result.outcome is Outcome.ambiguous
+    expired = now - p.created_at >= dt.timedelta(hours=settings.give_up_hours)
+    if p.attempts < settings.max_attempts and not expired:
+        ledger.finish(session, p.delivery_id, DeliveryStatus.planned, now=now, code=result.code,
+                      error=result.reply, retry_at=now + backoff(p.attempts, settings),
+                      ambiguous=ambiguous)  # fmt: skip
+        return False
+    ledger.finish(session, p.delivery_id, DeliveryStatus.failed, now=now, code=result.code,
+                  error=result.reply, reason=FailureReason.gave_up,
+                  ambiguous=ambiguous)  # fmt: skip
+    if result.stage == "rcpt":
+        event = bounces.FeedbackEvent(
+            event_id=f"smtp:{p.delivery_id}:gave-up", kind=bounces.EventKind.soft_bounce,
+            address=p.message.recipient, delivery_id=p.delivery_id, source="smtp",
+            detail={"reply": f"{result.code} {result.reply}"[:300]},
+        )  # fmt: skip
+        bounces.apply_event(session, settings, event, now)
+    return True

@@ -1,0 +1,130 @@
+"""Highlight the words a subscriber's interest matched, as plain-text runs (never markup).
+
+The match stage explains each match with reasons such as ``“mamba” in title``; the quoted
+terms are found again in the title and abstract as whole words, case-insensitively, with the
+usual inflections and hyphen/space forms ("GAN" marks "GANs", never "organ"). A template
+prints marked runs inside ``<strong>``, escaped like any text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from service.render.views import Segment
+
+_QUOTED = re.compile(r"[“\"‘«]([^”\"’»]{1,80})[”\"’»]")
+MAX_TERMS = 12
+
+
+def terms_from_reasons(reasons: Iterable[str]) -> tuple[str, ...]:
+    """The quoted terms of the match reasons, in order, without repeats."""
+    found: dict[str, None] = {}
+    for reason in reasons:
+        for term in _QUOTED.findall(reason):
+            cleaned = " ".join(term.split())
+            if cleaned and any(ch.isalnum() for ch in cleaned):
+                found.setdefault(cleaned, None)
+    return tuple(found)[:MAX_TERMS]
+
+
+_WORD = re.compile(r"[^\W_]+")
+_JOINERS = frozenset({"", " ", "-", "‐", "–", "- ", " -"})
+SUFFIXES = ("s", "es", "ed", "ing", "al", "ic", "ity")
+
+
+def _pieces(term: str) -> tuple[str, ...]:
+    return tuple(w.casefold() for w in _WORD.findall(term))
+
+
+@lru_cache(maxsize=4096)
+def term_index(terms: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
+    """The terms' word pieces, grouped by their first piece, longest phrase first."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for pieces in sorted({_pieces(t) for t in terms if _pieces(t)}, key=len, reverse=True):
+        index.setdefault(pieces[0], []).append(pieces)
+    return index
+
+
+def _same(word: str, piece: str, last: bool) -> bool:
+    if word == piece:
+        return True
+    return last and word.startswith(piece) and word[len(piece) :] in SUFFIXES
+
+
+def segments(text: str, terms: tuple[str, ...] = ()) -> tuple[Segment, ...]:
+    """``text`` as runs, the words of ``terms`` marked: whole words, case-insensitive, the
+    usual inflections of a term's last word, and hyphen or space between a phrase's words.
+    No regex is built per subscriber: the text is split into words once and looked up."""
+    index = term_index(terms) if terms else {}
+    if not index or not text:
+        return (Segment(text),) if text else ()
+    words = [(m.start(), m.end(), m.group().casefold()) for m in _WORD.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        found = _match_at(text, words, i, index)
+        if found:
+            spans.append((words[i][0], words[i + found - 1][1]))
+            i += found
+        else:
+            i += 1
+    return _runs(text, spans)
+
+
+def _match_at(
+    text: str, words: list[tuple[int, int, str]], i: int, index: dict[str, list[tuple[str, ...]]]
+) -> int:
+    """How many words of ``words`` from ``i`` on make one of the terms (0: none)."""
+    word = words[i][2]
+    candidates = index.get(word, [])
+    if not candidates:
+        candidates = [p for p in index.get(_stem(word), []) if len(p) == 1]
+    for pieces in candidates:
+        n = len(pieces)
+        if i + n > len(words):
+            continue
+        if all(
+            _same(words[i + k][2], pieces[k], k == n - 1)
+            and (k == 0 or text[words[i + k - 1][1] : words[i + k][0]] in _JOINERS)
+            for k in range(n)
+        ):
+            return n
+    return 0
+
+
+def _stem(word: str) -> str:
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix) + 1:
+            return word[: -len(suffix)]
+    return word
+
+
+def _runs(text: str, spans: list[tuple[int, int]]) -> tuple[Segment, ...]:
+    out: list[Segment] = []
+    last = 0
+    for start, end in spans:
+        if start > last:
+            out.append(Segment(text[last:start]))
+        out.append(Segment(text[start:end], mark=True))
+        last = end
+    if last < len(text):
+        out.append(Segment(text[last:]))
+    return tuple(out)
+
+
+def reason_segments(reasons: Sequence[str]) -> tuple[Segment, ...]:
+    """The reasons joined by "; ", each quoted term marked (quotes kept as typography)."""
+    out: list[Segment] = []
+    for i, reason in enumerate(reasons):
+        if i:
+            out.append(Segment("; "))
+        last = 0
+        for found in _QUOTED.finditer(reason):
+            inner_start, inner_end = found.span(1)
+            out.append(Segment(reason[last:inner_start]))
+            out.append(Segment(reason[inner_start:inner_end], mark=True))
+            last = inner_end
+        out.append(Segment(reason[last:]))
+    return tuple(s for s in out if s.text)

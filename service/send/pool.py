@@ -1,0 +1,112 @@
+"""A small pool of reused aiosmtplib connections, one pool per worker process.
+
+Connections are opened lazily, one at a time (so a relay refusing our credentials sees one
+attempt, not one per pooled slot), and kept open across batches. After an authentication
+failure the pool refuses to reconnect until it is closed: retrying bad credentials in a loop
+only gets the sending IP blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+
+import aiosmtplib
+from aiosmtplib import errors
+
+from service.config import Settings, SmtpTls
+
+log = logging.getLogger("paperpost.smtp")
+
+
+class ConnectFailed(Exception):
+    """No connection: ``refused`` when the relay refused us (AUTH), else transient."""
+
+    def __init__(self, code: int | None, reply: str, refused: bool) -> None:
+        super().__init__(reply)
+        self.code = code
+        self.reply = reply
+        self.refused = refused
+
+
+class SmtpPool:
+    def __init__(self, settings: Settings, size: int) -> None:
+        self._settings = settings
+        self._size = size
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots: asyncio.Semaphore | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._refused: ConnectFailed | None = None
+        self.opened = 0  # connections opened over the pool's life
+
+    async def acquire(self) -> tuple[aiosmtplib.SMTP, bool]:
+        """A connected client and whether it was reused."""
+        if self._slots is None or self._connecting is None:
+            self._slots, self._connecting = asyncio.Semaphore(self._size), asyncio.Lock()
+        await self._slots.acquire()
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client, True
+        try:
+            async with self._connecting:
+                return await self._connect(), False
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, client: aiosmtplib.SMTP, reusable: bool) -> None:
+        if reusable and client.is_connected:
+            self._idle.append(client)
+        else:
+            _drop(client)
+        if self._slots is not None:
+            self._slots.release()
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self._refused is not None:
+            raise self._refused
+        s = self._settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            timeout=s.smtp_timeout,
+            use_tls=s.smtp_tls is SmtpTls.implicit,
+            start_tls=s.smtp_tls is SmtpTls.starttls,
+            tls_context=ssl.create_default_context() if s.smtp_tls is not SmtpTls.none else None,
+        )
+        self.opened += 1
+        try:
+            await client.connect()
+            if client.last_ehlo_response is None:  # EHLO now: a hang here is a connect failure
+                await client.ehlo()
+            if s.smtp_username:
+                await client.login(s.smtp_username, s.smtp_password or "")
+        except errors.SMTPAuthenticationError as exc:
+            _drop(client)
+            self._refused = ConnectFailed(exc.code, exc.message, refused=True)
+            log.error("SMTP authentication refused by %s: %s %s", s.smtp_host, exc.code, exc)
+            raise self._refused from exc
+        except errors.SMTPResponseException as exc:
+            _drop(client)
+            raise ConnectFailed(exc.code, exc.message, refused=False) from exc
+        except (errors.SMTPException, OSError) as exc:
+            _drop(client)
+            raise ConnectFailed(None, f"{type(exc).__name__}: {exc}", refused=False) from exc
+        return client
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (errors.SMTPException, OSError):
+                    client.close()
+        self._refused = None
+
+
+def _drop(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        client.close()

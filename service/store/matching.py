@@ -1,0 +1,239 @@
+"""The match stage's queries: papers as match documents, interests grouped by text, stored
+vectors, and matches written in bulk (COPY on PostgreSQL, multi-row inserts elsewhere)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from service.match.combine import Holders, MatchTable
+from service.match.engine import Subscriptions
+from service.match.semantic import pack, unpack
+from service.match.types import PaperDoc
+from service.store.models import Interest, InterestKind, Match, Paper, Subscriber, SubscriberStatus
+from service.store.sql import dialect_name, insert_ignore
+
+_PAPER_COLUMNS = (
+    Paper.id, Paper.arxiv_id, Paper.title, Paper.summary, Paper.authors, Paper.categories,
+    Paper.upvotes, Paper.published_at, Paper.ingested_at, Paper.abs_url, Paper.embedding,
+    Paper.updated_at,
+)  # fmt: skip
+
+
+def in_window(since: dt.datetime) -> ColumnElement[bool]:
+    """Papers published or ingested since ``since``: what the match window holds."""
+    return or_(Paper.published_at >= since, Paper.ingested_at >= since)
+
+
+def paper_docs(session: Session, *where: ColumnElement[bool]) -> list[PaperDoc]:
+    """Papers meeting any of the conditions, in id order, as match documents."""
+    rows = session.execute(select(*_PAPER_COLUMNS).where(or_(*where)).order_by(Paper.id))
+    return [_doc(row) for row in rows]
+
+
+def pending_versions(session: Session) -> dict[int, dt.datetime]:
+    """Papers marked for matching, with the version (updated_at) seen now."""
+    rows = session.execute(select(Paper.id, Paper.updated_at).where(Paper.match_pending))
+    return dict(rows.tuples().all())
+
+
+def clear_pending(session: Session, seen: Mapping[int, dt.datetime]) -> None:
+    """Unmark the papers matched, unless they changed again meanwhile."""
+    for paper_id, version in seen.items():
+        session.execute(
+            update(Paper)
+            .where(Paper.id == paper_id, Paper.updated_at == version)
+            .values(match_pending=False)
+        )
+
+
+def _doc(row: Any) -> PaperDoc:
+    return PaperDoc(
+        id=row.id,
+        arxiv_id=row.arxiv_id,
+        title=row.title,
+        summary=row.summary or "",
+        authors=tuple(a.get("name", "") for a in row.authors or () if isinstance(a, dict)),
+        categories=tuple(row.categories or ()),
+        upvotes=row.upvotes or 0,
+        published_at=row.published_at,
+        ingested_at=row.ingested_at,
+        abs_url=row.abs_url,
+        embedding=row.embedding,
+    )
+
+
+def subscriptions(session: Session, subscriber_ids: Iterable[int] | None = None) -> Subscriptions:
+    """Active subscribers' interests grouped by (text, negated); optionally only some people."""
+    query = (
+        select(Interest.value, Interest.negated, Interest.subscriber_id, Interest.weight)
+        .join(Subscriber, Subscriber.id == Interest.subscriber_id)
+        .where(Subscriber.status == SubscriberStatus.active)
+        .order_by(Interest.value, Interest.negated, Interest.subscriber_id)
+    )
+    if subscriber_ids is not None:
+        query = query.where(Interest.subscriber_id.in_(list(subscriber_ids)))
+    values: list[str] = []
+    negated: list[bool] = []
+    starts: list[int] = []
+    subs: list[int] = []
+    weights: list[float] = []
+    for value, neg, sub, weight in session.execute(query.execution_options(yield_per=50_000)):
+        if not values or values[-1] != value or negated[-1] != bool(neg):
+            values.append(value)
+            negated.append(bool(neg))
+            starts.append(len(subs))
+        subs.append(sub)
+        weights.append(weight if weight is not None else 1.0)
+    indptr = np.array([*starts, len(subs)], dtype=np.int64)
+    holders = Holders(indptr, np.array(subs, dtype=np.int64), np.array(weights, dtype=np.float64))
+    return Subscriptions(values, negated, holders)
+
+
+def backfill_subscribers(session: Session) -> list[int]:
+    """Active subscribers with a new or edited interest not yet run against recent papers."""
+    rows = session.scalars(
+        select(Interest.subscriber_id)
+        .join(Subscriber, Subscriber.id == Interest.subscriber_id)
+        .where(Interest.backfill_pending, Subscriber.status == SubscriberStatus.active)
+        .distinct()
+    )
+    return sorted(rows)
+
+
+def finish_backfill(session: Session, subscriber_ids: Sequence[int]) -> None:
+    for start in range(0, len(subscriber_ids), 1_000):
+        chunk = subscriber_ids[start : start + 1_000]
+        session.execute(
+            update(Interest).where(Interest.subscriber_id.in_(chunk)).values(backfill_pending=False)
+        )
+
+
+def has_descriptions(session: Session) -> bool:
+    found = session.scalar(
+        select(Interest.id)
+        .join(Subscriber, Subscriber.id == Interest.subscriber_id)
+        .where(Interest.kind == InterestKind.text, Subscriber.status == SubscriberStatus.active)
+        .limit(1)
+    )
+    return found is not None
+
+
+def store_paper_vectors(session: Session, vectors: Mapping[int, bytes]) -> None:
+    if vectors:
+        session.execute(
+            update(Paper), [{"id": pid, "embedding": blob} for pid, blob in vectors.items()]
+        )
+
+
+def description_vectors(session: Session, texts: Iterable[str]) -> dict[str, np.ndarray]:
+    """Stored vectors of these descriptions (by interest text), where still valid."""
+    wanted = set(texts)
+    found: dict[str, np.ndarray] = {}
+    rows = session.execute(
+        select(Interest.value, Interest.embedding).where(
+            Interest.kind == InterestKind.text, Interest.embedding.is_not(None)
+        )
+    )
+    for value, blob in rows:
+        if value in wanted and value not in found:
+            vector = unpack(blob, value)
+            if vector is not None:
+                found[value] = vector
+    return found
+
+
+def store_description_vectors(session: Session, vectors: Mapping[str, np.ndarray]) -> None:
+    for value, vector in vectors.items():
+        session.execute(
+            update(Interest)
+            .where(Interest.value == value, Interest.kind == InterestKind.text)
+            .values(embedding=pack(vector, value))
+        )
+
+
+def replace_matches(
+    session: Session,
+    table: MatchTable,
+    papers: Sequence[PaperDoc],
+    now: dt.datetime,
+    subscriber_ids: Sequence[int] | None = None,
+) -> int:
+    """Write the run's matches. Undelivered matches of these papers (and, for a backfill, of
+    these subscribers) are replaced; matches already in a digest are kept as they are."""
+    paper_ids = [p.id for p in papers]
+    for start in range(0, len(paper_ids), 1_000):
+        stale = delete(Match).where(
+            Match.paper_id.in_(paper_ids[start : start + 1_000]), Match.delivery_id.is_(None)
+        )
+        if subscriber_ids is not None:
+            stale = stale.where(Match.subscriber_id.in_(subscriber_ids))
+        session.execute(stale)
+    if not len(table):
+        return 0
+    ids = np.array(paper_ids, dtype=np.int64)[table.papers]
+    reasons = [json.dumps(list(r), ensure_ascii=False) for r in table.reasons]
+    if dialect_name(session) == "postgresql":
+        return _copy_matches(session, table, ids, reasons, now)
+    return _insert_matches(session, table, ids, reasons, now)
+
+
+def _rows(table: MatchTable, ids: np.ndarray, reasons: list[str]) -> Iterable[tuple[int, int, float, str]]:  # fmt: skip
+    return zip(
+        table.subscribers.tolist(),
+        ids.tolist(),
+        table.scores.round(6).tolist(),
+        (reasons[r] for r in table.reason_ids.tolist()),
+        strict=True,
+    )
+
+
+def _insert_matches(session: Session, table: MatchTable, ids: np.ndarray, reasons: list[str], now: dt.datetime) -> int:  # fmt: skip
+    written = 0
+    batch: list[dict[str, Any]] = []
+    for sub, pid, score, why in _rows(table, ids, reasons):
+        batch.append({"subscriber_id": sub, "paper_id": pid, "score": score,
+                      "reasons": json.loads(why), "created_at": now})  # fmt: skip
+        if len(batch) == 5_000:
+            written += _insert_batch(session, batch)
+            batch = []
+    return written + (_insert_batch(session, batch) if batch else 0)
+
+
+def _insert_batch(session: Session, batch: list[dict[str, Any]]) -> int:
+    session.execute(insert_ignore(session, Match), batch)
+    return len(batch)
+
+
+def _copy_matches(session: Session, table: MatchTable, ids: np.ndarray, reasons: list[str], now: dt.datetime) -> int:  # fmt: skip
+    """COPY into a temporary table, then one INSERT ... SELECT that skips rows a digest holds."""
+    session.execute(
+        text(
+            "CREATE TEMPORARY TABLE match_load (subscriber_id integer, paper_id integer, "
+            "score double precision, reasons json) ON COMMIT DROP"
+        )
+    )
+    cursor = session.connection().connection.cursor()  # type: ignore[attr-defined]
+    with cursor.copy("COPY match_load FROM STDIN") as copy:
+        for row in _rows(table, ids, reasons):
+            copy.write_row(row)
+    result = session.execute(
+        text(
+            "INSERT INTO matches (subscriber_id, paper_id, score, reasons, created_at) "
+            "SELECT subscriber_id, paper_id, score, reasons, :now FROM match_load "
+            "ON CONFLICT (subscriber_id, paper_id) DO NOTHING"
+        ),
+        {"now": now.astimezone(dt.UTC).replace(tzinfo=None)},
+    )
+    session.execute(text("DROP TABLE match_load"))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def match_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Match)) or 0)

@@ -1,0 +1,67 @@
+"""Interests as a subscriber types them: one per line, checked with the match stage's parser so
+the form says where a line is wrong and how to fix it, and stored with the kind it was read as."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from service.match.query import InterestSyntaxError, parse_interest
+from service.store.models import InterestKind
+
+MAX_INTERESTS = 25
+MAX_LENGTH = 300
+
+
+@dataclass(frozen=True, slots=True)
+class InterestProblem:
+    line: int  # 1-based line of the text box
+    text: str
+    message: str
+    hint: str
+    position: int | None = None  # 0-based character in the line
+
+
+def split_interests(raw: str) -> list[str]:
+    """Lines, trimmed, without blanks and repeats, in the order typed."""
+    seen: dict[str, None] = {}
+    for line in raw.replace("\r", "\n").split("\n"):
+        value = " ".join(line.split())
+        if value and value.casefold() not in {s.casefold() for s in seen}:
+            seen[value] = None
+    return list(seen)
+
+
+def check_interests(values: Iterable[str]) -> list[InterestProblem]:
+    problems = []
+    for number, value in enumerate(values, start=1):
+        if number > MAX_INTERESTS:
+            problems.append(
+                InterestProblem(number, value, f"at most {MAX_INTERESTS} interests", "")
+            )
+            break
+        if len(value) > MAX_LENGTH:
+            problems.append(
+                InterestProblem(
+                    number, value[:60], f"longer than {MAX_LENGTH} characters", "shorten it"
+                )
+            )
+            continue
+        try:
+            parse_interest(value)
+        except InterestSyntaxError as exc:
+            problems.append(InterestProblem(number, value, exc.message, exc.hint, exc.position))
+    return problems
+
+
+def interest_kind(value: str) -> InterestKind:
+    """The kind the match stage reads the line as (keyword when it does not say)."""
+    try:
+        parsed = parse_interest(value)
+    except InterestSyntaxError:
+        return InterestKind.keyword
+    return (
+        InterestKind(parsed.kind)
+        if parsed.kind in InterestKind.__members__
+        else InterestKind.keyword
+    )

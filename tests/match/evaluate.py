@@ -1,0 +1,132 @@
+"""Precision, recall and nDCG@10 of judged interests over the seed papers.
+
+    python -m tests.match.evaluate [--split dev|test|all] [--semantic auto|on|off] [--json] [-v]
+
+Each interest is ranked by ``service.match.preview.rank_papers``, the function behind
+``paperpost match test`` and the web preview, over the 72 papers of
+``../shared/data/seed_papers.json`` as they would be stored. A paper below the threshold is not
+returned at all, so recall counts what a subscriber would actually get.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from service.match.preview import PreviewHit, rank_papers
+from service.match.score import MatchConfig
+from service.match.semantic import Encoder, load_encoder
+from service.match.types import PaperDoc
+
+HERE = Path(__file__).resolve().parent
+EVAL_SET = HERE / "eval_set.json"
+SEED_PAPERS = HERE.parents[1].parent / "shared" / "data" / "seed_papers.json"
+NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    interest: str
+    kind: str
+    split: str
+    precision: float
+    recall: float
+    ndcg: float
+    returned: int
+    traps: list[int]  # must_not papers that were returned
+
+
+def seed_papers(path: Path = SEED_PAPERS) -> list[PaperDoc]:
+    papers = json.loads(path.read_text(encoding="utf-8"))["papers"]
+    return [
+        PaperDoc(n, f"seed/{n:07d}", p["title"], p["summary"], ingested_at=NOW)
+        for n, p in enumerate(papers)
+    ]
+
+
+def ndcg(ranked: Sequence[int], grades: dict[int, int], k: int = 10) -> float:
+    gain = sum((2 ** grades.get(p, 0) - 1) / math.log2(i + 2) for i, p in enumerate(ranked[:k]))
+    ideal = sorted(grades.values(), reverse=True)[:k]
+    best = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return gain / best if best else 1.0
+
+
+def evaluate(
+    items: Sequence[dict[str, object]],
+    papers: Sequence[PaperDoc],
+    encoder: Encoder | None,
+    config: MatchConfig | None = None,
+) -> list[Outcome]:
+    outcomes = []
+    for item in items:
+        hits: list[PreviewHit] = rank_papers(
+            papers, [str(item["interest"])], now=NOW, config=config or MatchConfig(), encoder=encoder
+        )
+        ranked = [int(h.arxiv_id.split("/")[1]) for h in hits]
+        grades = {int(k): int(v) for k, v in dict(item["relevant"]).items()}  # type: ignore[call-overload]
+        found = [p for p in ranked if grades.get(p, 0) > 0]
+        outcomes.append(
+            Outcome(
+                str(item["interest"]),
+                str(item["kind"]),
+                str(item["split"]),
+                len(found) / len(ranked) if ranked else 0.0,
+                len(found) / len(grades),
+                ndcg(ranked, grades),
+                len(ranked),
+                [p for p in ranked if p in set(item.get("must_not", []))],  # type: ignore[call-overload]
+            )
+        )
+    return outcomes
+
+
+def summary(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    table = {}
+    for kind in ("keyword", "description"):
+        rows = [o for o in outcomes if o.kind == kind]
+        if rows:
+            table[kind] = {
+                "interests": len(rows),
+                "precision": round(statistics.fmean(o.precision for o in rows), 3),
+                "recall": round(statistics.fmean(o.recall for o in rows), 3),
+                "ndcg@10": round(statistics.fmean(o.ndcg for o in rows), 3),
+                "traps": sum(len(o.traps) for o in rows),
+            }
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="all")
+    parser.add_argument("--semantic", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    items = json.loads(EVAL_SET.read_text(encoding="utf-8"))["interests"]
+    items = [i for i in items if args.split == "all" or i["split"] == args.split]
+    encoder = load_encoder(args.semantic)
+    outcomes = evaluate(items, seed_papers(), encoder)
+    table = summary(outcomes)
+    if args.json:
+        print(json.dumps({"semantic": encoder is not None, "summary": table,
+                          "interests": [asdict(o) for o in outcomes]}, indent=1))  # fmt: skip
+        return 0
+    if args.verbose:
+        for o in sorted(outcomes, key=lambda o: o.ndcg):
+            print(f"{o.ndcg:5.2f} P={o.precision:4.2f} R={o.recall:4.2f} n={o.returned:2} "
+                  f"{o.kind[:4]} {o.split:4} {o.interest}{'  TRAPS ' + str(o.traps) if o.traps else ''}")  # fmt: skip
+    print(f"semantic: {'on (' + encoder.name + ')' if encoder else 'off (lexical fallback)'}")
+    for kind, row in table.items():
+        print(f"{kind:12} " + "  ".join(f"{k} {v}" for k, v in row.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
