@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev
+PYTEST_ARGS ?=
 
-.PHONY: demo test lint format check bench screenshots clean
+.PHONY: demo test test-postgres lint format check bench screenshots clean
 
 $(BIN)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("paperpost needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -17,7 +18,12 @@ demo: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/paperpost demo
 
 test: $(BIN)/.installed-$(EXTRAS)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The tests that use a database, and the fault suite, on PostgreSQL (127.0.0.1:5432; each test
+# gets a throwaway database). `make test` runs everything on SQLite.
+test-postgres: $(BIN)/.installed-$(EXTRAS)
+	PAPERPOST_TEST_DATABASE=postgresql $(BIN)/pytest -m "db or fault" $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/ruff check .

@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     # Matching (README "Interests"): thresholds on the per-interest normalised score, boosts.
     match_threshold: float = Field(default=0.3, ge=0.0, le=2.0)
     match_semantic: Literal["auto", "on", "off"] = "auto"  # descriptions by embeddings
-    match_semantic_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)  # cosine
+    match_semantic_threshold: float = Field(default=0.45, ge=-1.0, le=2.0)  # cosine + words
     match_lexical_threshold: float = Field(default=0.3, ge=0.0, le=1.0)  # description fallback
     match_trending_boost: float = Field(default=0.2, ge=0.0)
     match_recency_boost: float = Field(default=0.1, ge=0.0)

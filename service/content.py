@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.plan.schedule import zone
+from service.render.checks import html_problems
 from service.render.digest import Edition, build_digest, render_digest, render_notice
 from service.render.links import own_url
 from service.render.text import one_line
 from service.render.views import Footer, NoticeView, PaperCard, RenderedEmail
-from service.send.compose import Envelope, compose_message
+from service.send.compose import Envelope, HeaderCheckError, compose_message
 from service.send.dkim import load_key, sign
 from service.store.models import Delivery, DeliveryKind, Match, Paper, Subscriber
 from service.track.addresses import ascii_address
@@ -276,6 +277,10 @@ def compose_for(
         signer = lambda raw: sign(raw, key)  # noqa: E731
     check = _sampled(message_id, settings.reparse_sample) if full_check is None else full_check
     text_only = subscriber is not None and subscriber.format == "text"
+    if check and not text_only:
+        problems = html_problems(rendered.html, settings.public_base_url, settings.link_hosts)
+        if problems:
+            raise HeaderCheckError("HTML part: " + "; ".join(problems[:5]))
     data = compose_message(rendered, envelope, text_only, signer=signer, full_check=check)
     return Composed(
         recipient, settings.mail_from, data, rendered.subject, rendered.text, rendered.html

@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 
-from service.config import Settings
+from service.config import ConfigError, Settings
 
 # Production values; every one of them comes from Settings (PAPERPOST_TIMING_PROFILE=scaled
 # shrinks them for the fault tests, same ratios). No ETA or countdown may exceed a quarter of the
@@ -63,13 +64,44 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     plan = timedelta(seconds=settings.plan_interval_seconds)
     sweep = timedelta(seconds=settings.sweep_interval_seconds)
     return {
-        "ingest": {"task": "paperpost.ingest_configured", "schedule": timedelta(minutes=30)},
+        **ingest_schedule(settings),
         "match": {"task": "paperpost.match_new_papers", "schedule": timedelta(minutes=5)},
         "plan": {"task": "paperpost.plan_editions", "schedule": plan},
         "sweep": {"task": "paperpost.sweep_due", "schedule": sweep},
         "prune": {"task": "paperpost.prune", "schedule": timedelta(hours=6)},
         "watch": {"task": "paperpost.check_delivery_rates", "schedule": timedelta(minutes=15)},
     }
+
+
+def ingest_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """One entry per source switched on (cron lines in UTC), and the daily no-new-papers check."""
+    crons = {"hf": settings.hf_schedule, "rss": settings.rss_schedule,
+             "arxiv": settings.arxiv_schedule, "files": settings.files_schedule}  # fmt: skip
+    entries = {
+        f"ingest-{source}": {
+            "task": "paperpost.ingest_source",
+            "schedule": cron(crons[source], f"PAPERPOST_{source.upper()}_SCHEDULE"),
+            "args": [source],
+        }
+        for source in settings.ingest_sources
+        if source in crons
+    }
+    entries["ingest-check"] = {
+        "task": "paperpost.check_new_papers",
+        "schedule": cron(settings.ingest_check_schedule, "PAPERPOST_INGEST_CHECK_SCHEDULE"),
+    }
+    return entries
+
+
+def cron(line: str, name: str) -> crontab:
+    """``minute hour day-of-month month day-of-week``, as in crontab(5)."""
+    fields = line.split()
+    if len(fields) != 5:
+        raise ConfigError(f"{name}={line!r}: a cron line has 5 fields (minute hour day month wday)")
+    try:
+        return crontab(*fields)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={line!r}: {exc}") from exc
 
 
 def create_app(settings: Settings | None = None) -> Celery:

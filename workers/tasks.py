@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service import pipeline
 from service.config import Settings
+from service.ingest.http import Fetcher, policy_for
 from service.send.mailer import SmtpMailer
 from service.send.ratelimit import RateLimiter, make_limiter
 from service.store.db import make_engine, make_sessionmaker
@@ -77,10 +78,30 @@ def queue_depth() -> int | None:
         return None
 
 
-@app.task(name="paperpost.ingest_configured")
+# An ingest waits for slow sources (arXiv: 3 s between requests); it must still end well
+# within the visibility timeout, or the broker would hand it to a second worker.
+INGEST_TIME_LIMIT = min(900.0, _settings().visibility_timeout / 2)
+
+
+@app.task(name="paperpost.ingest_source", time_limit=INGEST_TIME_LIMIT,
+          soft_time_limit=INGEST_TIME_LIMIT * 0.9)  # fmt: skip
+def ingest_source(source: str) -> None:
+    """One source, with its arXiv lookups (HF) in the same task, before the match job runs."""
+    with Fetcher(policy_for(_settings())) as fetcher:
+        pipeline.ingest_source(_factory(), _settings(), fetcher, _now, source)
+
+
+@app.task(name="paperpost.ingest_configured", time_limit=INGEST_TIME_LIMIT,
+          soft_time_limit=INGEST_TIME_LIMIT * 0.9)  # fmt: skip
 def ingest_configured() -> None:
-    for path in _settings().ingest_files:
-        pipeline.ingest_file(_factory(), path, _now())
+    """Every configured source now, one after the other (``paperpost ingest run``)."""
+    with Fetcher(policy_for(_settings())) as fetcher:
+        pipeline.ingest_configured(_factory(), _settings(), fetcher, _now)
+
+
+@app.task(name="paperpost.check_new_papers")
+def check_new_papers() -> None:
+    pipeline.check_new_papers(_factory(), _settings(), _now())
 
 
 @app.task(name="paperpost.match_new_papers")

@@ -8,8 +8,11 @@ from service.cli import (
     bounces,
     db,
     deliveries,
+    doctor,
     ingest,
+    interests,
     papers,
+    preview,
     runtime,
     stages,
     stats,
@@ -27,6 +30,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(papers.app, name="papers")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(interests.app, name="interests")
 app.command("match")(stages.match)
 app.command("plan")(deliveries.plan)
 app.command("deliver")(deliveries.deliver)
@@ -34,12 +38,14 @@ app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(suppressions.app, name="suppressions")
 app.add_typer(bounces.app, name="bounces")
 app.command("stats")(stats.stats)
-app.command("preview")(stages.preview_command)
+app.command("preview")(preview.preview_command)
+app.command("send-test")(preview.send_test)
 app.command("inbox")(runtime.inbox)
 app.command("worker")(runtime.worker)
 app.command("beat")(runtime.beat)
 app.command("run")(runtime.run)
 app.command("web")(web.web)
+app.command("doctor")(doctor.doctor)
 
 
 def _register_demo() -> None:

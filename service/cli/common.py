@@ -1,13 +1,16 @@
 """What every command shares: settings, the session factory, rich output, exit codes.
 
-Exit codes: 0 success, 1 the operation failed (bad input, unknown subscriber...), 2 usage error.
+Exit codes: 0 success, 1 the operation failed (bad input, unknown subscriber...), 2 usage error
+(an unknown option, or settings that cannot work). Errors go to stderr and say what to do;
+listings print a table, or JSON with ``--json``; long operations show a progress bar on stderr
+when it is a terminal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,6 +19,8 @@ from typing import Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +32,7 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -52,6 +57,11 @@ class App:
             yield session
 
 
+def say(text: str) -> None:
+    """A line for the operator, printed as it is (no markup, no wrapping of long lines)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -67,3 +77,41 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     console.print(t)
+
+
+def key_values(title: str, values: dict[str, Any]) -> None:
+    """One record as a two-column table."""
+    table(title, ["field", "value"], [(k, _cell(v)) for k, v in values.items()])
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    return value
+
+
+def progress_over(items: Sequence[Any], description: str, threshold: int = 500) -> Iterable[Any]:
+    """Iterate ``items`` with a progress bar on stderr when there are many and stderr is a
+    terminal (a long import or export); silent otherwise."""
+    if len(items) < threshold or not err.is_terminal:
+        yield from items
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(description, total=len(items))
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def confirm_or_stop(question: str, yes: bool) -> None:
+    """Destructive commands ask first; ``--yes`` answers for scripts. Exit 1 on "no"."""
+    if yes:
+        return
+    if not err.is_terminal:
+        fail(f"{question} Add --yes to confirm when not running in a terminal.")
+    if not typer.confirm(question, default=False, err=True):
+        fail("nothing was changed")

@@ -36,6 +36,7 @@ PEOPLE = (
 
 def demo(
     var: Path = typer.Option(Path("var"), help="Where the demo keeps its database and mail."),
+    serve: bool = typer.Option(False, "--serve", help="Then serve the web pages on port 8000."),
 ) -> None:
     """Run ingest, match, plan and deliver once on bundled papers, through real SMTP."""
     settings = _settings(var)
@@ -46,6 +47,15 @@ def demo(
     finally:
         controller.stop()
     _show(settings, var)
+    console.print(
+        "Web pages (subscribe, confirm, preferences, unsubscribe) and the mail they send: run "
+        "`paperpost demo --serve`, then open http://127.0.0.1:8000/ and "
+        "http://127.0.0.1:8000/dev/inbox"
+    )
+    if serve:
+        from service.cli.web import serve_demo
+
+        serve_demo(settings)
 
 
 def _settings(var: Path) -> Settings:

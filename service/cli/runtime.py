@@ -72,9 +72,10 @@ def _process_env(loglevel: str | None) -> dict[str, str]:
 def run(
     inbox_port: int = typer.Option(8025, help="Development inbox port; 0 to not start one."),
     concurrency: int = typer.Option(1, help="Worker processes."),
+    web_port: int = typer.Option(8000, help="Web app port on 127.0.0.1; 0 to not start it."),
 ) -> None:
-    """Run everything on one machine: the development inbox, a worker and beat (and the web
-    app once configured), with Celery on the SQLite broker. Ctrl-C stops all of them."""
+    """Run everything on one machine: the development inbox, a worker, beat and the web app,
+    with Celery on the SQLite broker. Ctrl-C stops all of them."""
     ctx = App()
     _warn_development()
     from service.store import migrate
@@ -96,6 +97,9 @@ def run(
                 [sys.executable, "-m", "service.cli", "inbox", "--port", str(inbox_port)]
             )
         )
+    if web_port:
+        web = [sys.executable, "-m", "service.cli", "web", "--port", str(web_port)]
+        children.append(subprocess.Popen([*web, "--dev-inbox"] if inbox_port else web))
     console.print(f"paperpost running ({len(children)} processes); Ctrl-C to stop")
     try:
         while all(child.poll() is None for child in children):

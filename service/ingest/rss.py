@@ -67,14 +67,17 @@ def parse_item(element: Element) -> RawPaper:
     item = Fields(element)
     header, abstract = _split_description(item.text("description", "summary") or "")
     arxiv_id, version = _identity(item, header)
-    title = bounded(arxiv_id, "title", clean_title, item.text("title"), HARD_TITLE)
-    title = _OLD_TITLE_SUFFIX.sub("", title)
+    raw_title = bounded(arxiv_id, "title", clean_title, item.text("title"), HARD_TITLE)
+    suffix = _OLD_TITLE_SUFFIX.search(raw_title)  # "(arXiv:2301.00001v1 [cs.LG] UPDATED)"
+    title = raw_title[: suffix.start()].removesuffix(".") if suffix else raw_title
     if not title:
         raise ValueError(f"{arxiv_id}: missing title")
     summary = bounded(arxiv_id, "abstract", clean_text, abstract, HARD_SUMMARY)
     if is_withdrawn(summary):
         raise Skip(f"{arxiv_id}: withdrawn")
     announce = _announce_type(item, header)
+    if announce is None and suffix and "UPDATED" in suffix[0]:
+        announce = "replace"
     return RawPaper(
         arxiv_id=arxiv_id,
         version=version,

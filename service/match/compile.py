@@ -29,11 +29,20 @@ from service.match.text import analyze, exact_form, is_acronym, stem
 
 
 @dataclass(frozen=True, slots=True)
-class TextTerm:
-    """A word or phrase: stem sequences that count as it, and exact forms for acronyms."""
+class Variant:
+    """One way of writing a term: its stems, and exact forms where the stem is not enough
+    (acronyms: "CLIP" is not "clipping")."""
 
-    variants: tuple[tuple[str, ...], ...]  # the first is the phrase itself; then the joined form
-    exact: tuple[str | None, ...]  # per token of the first variant; None where the stem decides
+    stems: tuple[str, ...]
+    exact: tuple[str | None, ...] | None = None  # per token; None where the stem decides
+
+
+@dataclass(frozen=True, slots=True)
+class TextTerm:
+    """A word or phrase and the variants that count as it: the phrase, its joined form
+    ("selfsupervised"), an acronym's long forms ("RNN": "recurrent neural network")."""
+
+    variants: tuple[Variant, ...]
     title_only: bool
     label: str
 
@@ -125,11 +134,16 @@ def term_of(atom: Atom) -> Term:
 @lru_cache(maxsize=200_000)
 def text_term(text: str, title_only: bool) -> TextTerm:
     analyzed = analyze(text)
-    exact = tuple(
-        exact_form(raw) if is_acronym(raw) else None
-        for raw in analyzed.raw  # "CLIP" must not match "clipping"
-    )
-    variants = [analyzed.stems]
+    exact = tuple(exact_form(raw) if is_acronym(raw) else None for raw in analyzed.raw)
+    variants = [Variant(analyzed.stems, exact if any(exact) else None)]
     if len(analyzed.stems) > 1:  # "self-supervised" also as "selfsupervised"
-        variants.append((stem("".join(analyzed.exact)),))
-    return TextTerm(tuple(variants), exact, title_only, text)
+        variants.append(Variant((stem("".join(analyzed.exact)),)))
+    return TextTerm(tuple(variants), title_only, text)
+
+
+def acronym_of(term: TextTerm) -> str | None:
+    """The acronym a one-word term is written as ("RNN" -> "rnn"), if it is one."""
+    first = term.variants[0]
+    if len(first.stems) == 1 and first.exact is not None and first.exact[0] is not None:
+        return first.exact[0]
+    return None

@@ -1,9 +1,13 @@
-"""Descriptions ("efficient long-sequence models like S4 and Mamba applied to vision"): scored by
-meaning with sentence embeddings when the semantic extra is installed, by the share of their
-informative words a paper covers otherwise.
+"""Descriptions ("efficient long-sequence models like S4 and Mamba applied to vision"), scored
+by meaning when the semantic extra is installed, by their informative words otherwise.
 
-With embeddings, one matrix product scores every distinct description against a batch of
-papers; each description was embedded once, each paper once.
+Semantic score: the cosine similarity of the description and the paper (title and start of the
+abstract), plus ``LEXICAL_WEIGHT`` times the share of the description's informative words the
+paper contains (rarity-weighted, BM25-saturated): embeddings rank topics well but blur short
+technical names, words pin them down. A paper must reach an absolute floor and stand above the
+description's own average similarity over the recent papers (a per-description z-score), so a
+vague description does not match everything. Every score is matrix arithmetic: one product per
+batch of papers for all distinct descriptions, each embedded once.
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ from service.match.index import DocHits
 from service.match.score import CorpusStats, MatchConfig, strength
 
 Scored = dict[int, tuple[float, str]]  # description term id -> (normalised score, reason)
-TOP_SIMILARITY = 0.65  # a description and a paper about exactly that
+Described = Sequence[tuple[int, DescriptionTerm, tuple[int, ...]]]
+LEXICAL_WEIGHT = 0.3
+TOP_SCORE = 0.8  # a paper about exactly the description: cosine ~0.6 and most of its words
+MIN_Z = 0.5  # standard deviations above the description's mean similarity
+MIN_REFERENCE = 30  # fewer recent papers than this: the absolute floor alone decides
+_BLOCK = 256
 
 
 @dataclass(slots=True)
@@ -30,79 +39,105 @@ class DescriptionScores:
 
 
 def score_descriptions(
-    descriptions: Sequence[tuple[int, DescriptionTerm, tuple[int, ...]]],
+    descriptions: Described,
     docs: Sequence[DocHits],
     stats: CorpusStats,
     config: MatchConfig,
-    paper_vectors: np.ndarray | None = None,
-    text_vectors: Mapping[str, np.ndarray] | None = None,
+    vectors: tuple[np.ndarray, np.ndarray, Mapping[str, np.ndarray]] | None = None,
 ) -> DescriptionScores:
-    """Which descriptions each paper satisfies, and how well.
-
-    ``paper_vectors`` has a row per doc (all zeros where a paper has no vector: that paper
-    falls back to lexical scoring); ``text_vectors`` maps description text to its vector.
-    """
+    """Which descriptions each paper satisfies, and how well. ``vectors`` = (paper vectors,
+    reference vectors, description vectors by text); rows of zeros mark papers without a
+    vector, which are scored by words alone."""
     result = DescriptionScores([{} for _ in docs])
     if not descriptions:
         return result
-    semantic = paper_vectors is not None and text_vectors is not None
-    if semantic:
-        assert paper_vectors is not None and text_vectors is not None
-        _semantic(descriptions, paper_vectors, text_vectors, config, result)
-    for paper, doc in enumerate(docs):
-        if semantic and paper_vectors is not None and paper_vectors[paper].any():
-            continue
-        for term_id, term, words in descriptions:
-            scored = _lexical(term, words, doc, stats, config)
-            if scored is not None:
-                result.per_paper[paper][term_id] = scored
+    coverage = _coverage(descriptions, docs, stats, config)
+    if vectors is None:
+        _lexical(descriptions, coverage, docs, range(len(docs)), config, result)
+        return result
+    papers, reference, by_text = vectors
+    matrix = np.stack([by_text[term.text] for _, term, _ in descriptions]).astype(np.float32)
+    mean, std = _similarity_stats(matrix, reference)
+    with_vector = papers.any(axis=1)
+    for start in range(0, len(docs), _BLOCK):
+        stop = min(start + _BLOCK, len(docs))
+        cosine = matrix @ papers[start:stop].T
+        combined = cosine + LEXICAL_WEIGHT * coverage[:, start:stop]
+        passed = combined >= config.semantic_threshold
+        if mean is not None:
+            passed &= (cosine - mean[:, None]) >= MIN_Z * std[:, None]
+        passed &= with_vector[None, start:stop]
+        span = TOP_SCORE - config.semantic_threshold
+        for row, col in zip(*np.nonzero(passed), strict=True):
+            value = float(combined[row, col])
+            score = _scale(value, config.semantic_threshold, span, config.threshold)
+            reason = f"similar to your description, {float(cosine[row, col]):.2f}"
+            result.per_paper[start + int(col)][descriptions[int(row)][0]] = (score, reason)
+    missing = np.flatnonzero(~with_vector).tolist()
+    _lexical(descriptions, coverage, docs, missing, config, result)
     return result
 
 
-def _semantic(
-    descriptions: Sequence[tuple[int, DescriptionTerm, tuple[int, ...]]],
-    paper_vectors: np.ndarray,
-    text_vectors: Mapping[str, np.ndarray],
-    config: MatchConfig,
-    result: DescriptionScores,
-) -> None:
-    ids = np.array([term_id for term_id, _, _ in descriptions])
-    matrix = np.stack([text_vectors[term.text] for _, term, _ in descriptions])
-    floor = config.semantic_threshold
-    span = max(TOP_SIMILARITY - floor, 1e-6)
-    for start in range(0, len(paper_vectors), 512):
-        block = matrix @ paper_vectors[start : start + 512].T  # descriptions x papers
-        rows, cols = np.nonzero(block >= floor)
-        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            similarity = float(block[row, col])
-            score = config.threshold + (similarity - floor) / span * (1.0 - config.threshold)
-            reason = f"similar to your description, {similarity:.2f}"
-            result.per_paper[start + col][int(ids[row])] = (score, reason)
+def _scale(value: float, floor: float, span: float, threshold: float) -> float:
+    """Map [floor, floor + span] onto [threshold, 1]: comparable with keyword scores."""
+    return threshold + (value - floor) / max(span, 1e-6) * (1.0 - threshold)
+
+
+def _similarity_stats(
+    matrix: np.ndarray, reference: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Each description's mean and standard deviation of similarity over the recent papers."""
+    rows = reference[reference.any(axis=1)]
+    if len(rows) < MIN_REFERENCE:
+        return None, np.zeros(len(matrix))
+    total = np.zeros(len(matrix))
+    squares = np.zeros(len(matrix))
+    for start in range(0, len(rows), 1024):
+        block = (matrix @ rows[start : start + 1024].T).astype(np.float64)
+        total += block.sum(axis=1)
+        squares += (block * block).sum(axis=1)
+    mean = total / len(rows)
+    return mean, np.sqrt(np.maximum(squares / len(rows) - mean * mean, 0.0))
+
+
+def _coverage(
+    descriptions: Described, docs: Sequence[DocHits], stats: CorpusStats, config: MatchConfig
+) -> np.ndarray:
+    """descriptions x papers: the idf-weighted share of each description's words present."""
+    words = sorted({w for _, _, ids in descriptions for w in ids})
+    column = {w: i for i, w in enumerate(words)}
+    present = np.zeros((len(words), len(docs)), dtype=np.float32)
+    for paper, doc in enumerate(docs):
+        for term_id in column.keys() & doc.hits.keys():
+            present[column[term_id], paper] = min(strength(doc.hits[term_id], doc, stats, config), 1.0)  # fmt: skip
+    idf = np.array([stats.idf(w) for w in words], dtype=np.float32)
+    out = np.zeros((len(descriptions), len(docs)), dtype=np.float32)
+    for start in range(0, len(descriptions), 2048):
+        chunk = descriptions[start : start + 2048]
+        weights = np.zeros((len(chunk), len(words)), dtype=np.float32)
+        for row, (_, _, ids) in enumerate(chunk):
+            cols = [column[w] for w in ids]
+            if cols:
+                weights[row, cols] = idf[cols] / idf[cols].sum()
+        out[start : start + len(chunk)] = weights @ present
+    return out
 
 
 def _lexical(
-    term: DescriptionTerm,
-    words: tuple[int, ...],
-    doc: DocHits,
-    stats: CorpusStats,
+    descriptions: Described,
+    coverage: np.ndarray,
+    docs: Sequence[DocHits],
+    papers: Sequence[int] | range,
     config: MatchConfig,
-) -> tuple[float, str] | None:
-    """The share of the description's idf weight the paper covers, saturating per word."""
-    if not words or not any(w in doc.hits for w in words):
-        return None
-    covered = total = 0.0
-    found: list[tuple[float, str]] = []
-    for term_id, word in zip(words, term.words, strict=True):
-        idf = stats.idf(term_id)
-        total += idf
-        if term_id in doc.hits:
-            weight = idf * min(strength(doc.hits[term_id], doc, stats, config), 1.0)
-            covered += weight
-            found.append((weight, word.label))
-    share = covered / total if total else 0.0
-    if share < config.lexical_threshold:
-        return None
-    span = max(1.0 - config.lexical_threshold, 1e-6)
-    score = config.threshold + (share - config.lexical_threshold) / span * (1.0 - config.threshold)
-    shown = ", ".join(f"“{label}”" for _, label in sorted(found, reverse=True)[:3])
-    return score, f"your description: {shown}"
+    result: DescriptionScores,
+) -> None:
+    """Without vectors: enough of the description's weight must be present."""
+    floor = config.lexical_threshold
+    for paper in papers:
+        for row in np.flatnonzero(coverage[:, paper] >= floor).tolist():
+            term_id, term, ids = descriptions[row]
+            share = float(coverage[row, paper])
+            found = [w.label for w, i in zip(term.words, ids, strict=True) if i in docs[paper].hits]
+            shown = ", ".join(f"“{label}”" for label in found[:3])
+            score = _scale(share, floor, 1.0 - floor, config.threshold)
+            result.per_paper[paper][term_id] = (score, f"your description: {shown}")

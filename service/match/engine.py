@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from service.match import acronyms
 from service.match.combine import Holders, MatchTable, combine
 from service.match.compile import CompiledInterest, compile_text
 from service.match.describe import DescriptionScores, score_descriptions
@@ -99,23 +100,23 @@ def match_subscriptions(
     together give the rarity statistics. Descriptions use embeddings when an encoder or their
     vectors are given, words otherwise."""
     compiled, invalid = _compile(subscriptions.values)
-    percolator = Percolator(list(zip(compiled, subscriptions.negated, strict=True)))
-    docs = percolator.scan(papers)
     seen = {p.id for p in papers}
-    extra = percolator.scan([p for p in reference if p.id not in seen])
+    others = [p for p in reference if p.id not in seen]
+    known = acronyms.learn(p.summary for p in [*papers, *others])
+    percolator = Percolator(list(zip(compiled, subscriptions.negated, strict=True)), known)
+    docs = percolator.scan(papers)
+    extra = percolator.scan(others)
     stats = CorpusStats.of([*docs, *extra])
     semantic = bool(percolator.descriptions) and (encoder is not None or text_vectors is not None)
     described = DescriptionScores()
     if percolator.descriptions:
-        vectors = _description_vectors(percolator, encoder, text_vectors) if semantic else None
-        described = score_descriptions(
-            percolator.descriptions,
-            docs,
-            stats,
-            config,
-            _paper_vectors(papers, encoder) if semantic else None,
-            vectors,
-        )
+        vectors = None
+        if semantic:
+            targets = _paper_vectors(papers, encoder)
+            rest = _paper_vectors(others, encoder)
+            by_text = _description_vectors(percolator, encoder, text_vectors)
+            vectors = (targets, np.concatenate([targets, rest]), by_text)
+        described = score_descriptions(percolator.descriptions, docs, stats, config, vectors)
     hits = percolator.match(docs, stats, described, config)
     boosts = np.array([boost(p.upvotes, p.published_at or p.ingested_at, now, config) for p in papers])  # fmt: skip
     table = combine(hits, percolator.excluding, subscriptions.holders, boosts, config.keep_per_subscriber)  # fmt: skip

@@ -69,15 +69,14 @@ class TermIndex:
         self.has_text = bool(patterns)
 
     def _add_text(self, term_id: int, term: TextTerm, patterns: dict[str, list[tuple[int, tuple[str | None, ...] | None]]]) -> None:  # fmt: skip
-        for number, variant in enumerate(term.variants):
-            exact = term.exact if number == 0 and any(term.exact) else None
-            patterns.setdefault(f" {' '.join(variant)} ", []).append((term_id, exact))
-        self._by_stems[term.variants[0]].append(term_id)
         for variant in term.variants:
-            if len(variant) == 1 and len(variant[0]) >= 5:
-                self._single[variant[0]].append(term_id)
-                word = variant[0]
+            key = f" {' '.join(variant.stems)} "
+            patterns.setdefault(key, []).append((term_id, variant.exact))
+            if len(variant.stems) == 1 and variant.exact is None and len(variant.stems[0]) >= 5:
+                word = variant.stems[0]
+                self._single[word].append(term_id)
                 self._left_parts.update(word[:cut] for cut in range(2, len(word) - 2))
+        self._by_stems[term.variants[0].stems].append(term_id)
 
     def scan(self, paper: PaperDoc) -> DocHits:
         title, abstract = analyze(paper.title), analyze(paper.summary)

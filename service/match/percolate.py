@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service.match.acronyms import Acronyms, by_long_form, expand
 from service.match.compile import (
     AuthorTerm,
     CategoryTerm,
@@ -48,10 +49,15 @@ class _Clause:
 
 
 class Percolator:
-    def __init__(self, interests: Sequence[tuple[CompiledInterest, bool]]) -> None:
+    def __init__(
+        self, interests: Sequence[tuple[CompiledInterest, bool]], acronyms: Acronyms | None = None
+    ) -> None:
         """``interests``: (compiled, exclude) pairs; an excluding interest's hits mean "not
         this paper" for its subscribers (exclusion-only interests and negated rows)."""
         self._ids: dict[Term, int] = {}
+        self._acronyms = acronyms or {}
+        self._long_forms = by_long_form(self._acronyms)
+        self._expanded: dict[TextTerm, TextTerm] = {}
         self.excluding = [exclude or c.exclusion_only for c, exclude in interests]
         self.clauses: list[_Clause] = []
         for number, (compiled, _) in enumerate(interests):
@@ -67,7 +73,15 @@ class Percolator:
         if isinstance(term, DescriptionTerm):
             for word in term.words:
                 self._ids.setdefault(word, len(self._ids))
+        elif isinstance(term, TextTerm):
+            term = self._expand(term)
         return self._ids.setdefault(term, len(self._ids))
+
+    def _expand(self, term: TextTerm) -> TextTerm:
+        found = self._expanded.get(term)
+        if found is None:
+            found = self._expanded[term] = expand(term, self._acronyms, self._long_forms)
+        return found
 
     def _clause(self, number: int, clause: Clause) -> _Clause:
         terms = tuple(self._term(t) for t in clause.terms)
@@ -164,7 +178,7 @@ class Percolator:
             weights += idf
             term = self.index.terms[term_id]
             assert isinstance(term, TextTerm)
-            spans.append((entry[0], entry[1], len(term.variants[0])))
+            spans.append((entry[0], entry[1], len(term.variants[0].stems)))
             reasons.append(f"“{term.label}” in {'title' if entry[0] else 'abstract'}")
         return (weighted / weights if weights else 0.0) * proximity(spans)
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class MatchConfig:
     threshold: float = 0.3  # normalised score a paper must reach for a keyword interest
-    semantic_threshold: float = 0.35  # cosine similarity a description needs (semantic)
+    semantic_threshold: float = 0.45  # description: cosine + 0.3 x share of its words
     lexical_threshold: float = 0.3  # share of a description's weight a paper must cover (fallback)
     title_weight: float = 3.0
     k1: float = 1.2
@@ -89,8 +89,8 @@ def proximity(spans: Sequence[tuple[list[int], list[int], int]]) -> float:
         return 0.95
     closest = min((w for w in (title, abstract) if w is not None), default=None)
     if closest is not None and closest <= width + 8:
-        return 0.85
-    return 0.6
+        return 0.7
+    return 0.3
 
 
 def _window(lists: Sequence[tuple[list[int], int]]) -> int | None:

@@ -36,10 +36,10 @@ from service.store.models import (
     SubscriberStatus,
 )
 from service.track.bounces import verp_address
-from service.track.events import is_suppressed
 
 log = logging.getLogger("paperpost.deliver")
 Checkpoint = Callable[[str], None]  # C1 after the claim, C2 after the 250, C3 after the commit
+CLAIM_WINDOW = 8  # rows claimed and rendered together, just before they are sent
 
 __all__ = ["DeliverReport", "backoff", "deliver_batch", "sweep_due"]
 
@@ -95,7 +95,7 @@ def deliver_batch(
     own_loop = loop is None
     run_loop = loop or asyncio.new_event_loop()
     deadline = time.monotonic() + settings.batch_deadline_seconds
-    window = settings.smtp_pool_size
+    window = max(CLAIM_WINDOW, settings.smtp_pool_size)
     try:
         for start in range(0, len(ids), window):
             if batch.stop is None and time.monotonic() > deadline:
@@ -128,16 +128,23 @@ def _leave(batch: _Batch, rest: Sequence[int]) -> None:
 
 
 async def _window(batch: _Batch, ids: Sequence[int]) -> None:
+    """Claim and render a window of rows, send them with at most ``smtp_pool_size`` in flight,
+    and commit each outcome as its reply arrives."""
     prepared = _claim_and_prepare(batch, ids)
     if not prepared:
         return
     batch.checkpoint("C1")
     if batch.dry_run:
-        _release(batch, prepared)
+        _release(batch, prepared, "dry run")
         return
-    sends = [asyncio.ensure_future(_send(batch, p)) for p in prepared]
+    slots = asyncio.Semaphore(batch.settings.smtp_pool_size)
+    sends = [asyncio.ensure_future(_send(batch, slots, p)) for p in prepared]
+    held: list[Prepared] = []
     for finished in asyncio.as_completed(sends):
         p, result, seconds = await finished
+        if result is None:
+            held.append(p)
+            continue
         with log_context(delivery_id=p.delivery_id):
             if result.outcome == "sent":
                 batch.checkpoint("C2")
@@ -145,18 +152,30 @@ async def _window(batch: _Batch, ids: Sequence[int]) -> None:
                            batch.report)  # fmt: skip
             if result.outcome == "sent":
                 batch.checkpoint("C3")
-            if result.stops_sending or _paused_now(batch):
-                batch.stop = "paused"
-            elif result.stage == "connect" and batch.stop is None:
-                batch.stop = "unreachable"
+        _note_stop(batch, result)
+    if held:
+        _release(batch, held, f"not sent: {batch.stop}")
 
 
-async def _send(batch: _Batch, p: Prepared) -> tuple[Prepared, SendResult, float]:
-    await batch.limiter.wait(p.message.recipient.rpartition("@")[2])
-    started = time.perf_counter()
-    with log_context(delivery_id=p.delivery_id):
-        result = await batch.mailer.send(p.message)
-    return p, result, time.perf_counter() - started
+def _note_stop(batch: _Batch, result: SendResult) -> None:
+    if result.stops_sending or (result.outcome == "policy" and _paused_now(batch)):
+        batch.stop = "paused"
+    elif result.stage == "connect" and batch.stop is None:
+        batch.stop = "unreachable"
+
+
+async def _send(
+    batch: _Batch, slots: asyncio.Semaphore, p: Prepared
+) -> tuple[Prepared, SendResult | None, float]:
+    """None when the batch stopped before this message's turn."""
+    async with slots:
+        if batch.stop is not None:
+            return p, None, 0.0
+        await batch.limiter.wait(p.message.recipient.rpartition("@")[2])
+        started = time.perf_counter()
+        with log_context(delivery_id=p.delivery_id):
+            result = await batch.mailer.send(p.message)
+        return p, result, time.perf_counter() - started
 
 
 def _paused_now(batch: _Batch) -> bool:
@@ -165,6 +184,8 @@ def _paused_now(batch: _Batch) -> bool:
 
 
 def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
+    """One transaction: claim the window's rows, re-read their subscribers and the suppression
+    list (an unsubscribe committed before this point wins), and render the ones to send."""
     settings, now = batch.settings, batch.clock()
     lease = dt.timedelta(seconds=settings.lease_seconds)
     with transaction(batch.factory) as session:
@@ -176,10 +197,12 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
         if settings.daily_send_cap and claimed and not batch.dry_run:
             claimed = _within_cap(batch, session, claimed, now)
         batch.report.not_claimed += len(ids) - len(claimed)
+        rows = ledger.load_for_sending(session, claimed)
+        suppressed = sending.suppressed_among(session, [r.address for r in rows if r.address])
         prepared = []
-        for delivery_id in claimed:
-            with log_context(delivery_id=delivery_id):
-                p = _prepare(session, settings, delivery_id, now, batch.report)
+        for row in rows:
+            with log_context(delivery_id=row.delivery.id):
+                p = _prepare(session, settings, row, row.address in suppressed, now, batch.report)
             if p is not None:
                 prepared.append(p)
     return prepared
@@ -201,33 +224,42 @@ def _tomorrow(now: dt.datetime) -> dt.datetime:
     return dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
 
 
-def _release(batch: _Batch, prepared: Sequence[Prepared]) -> None:
-    """A dry run: hand the claimed rows back untouched."""
+def _release(batch: _Batch, prepared: Sequence[Prepared], why: str) -> None:
+    """Hand claimed rows back untouched: a dry run, or a batch that stopped first."""
     now = batch.clock()
+    retry_at = now + backoff(1, batch.settings) if batch.stop == "unreachable" else None
     with transaction(batch.factory) as session:
         for p in prepared:
             ledger.finish(session, p.delivery_id, DeliveryStatus.planned, now=now,
-                          refund_attempt=True, error="dry run")  # fmt: skip
-            log.info("dry run: would send %s to %s", p.kind, p.message.recipient)
-    batch.report.skipped += len(prepared)
+                          refund_attempt=True, error=why, retry_at=retry_at)  # fmt: skip
+            log.info("%s: %s to %s", why, p.kind, p.message.recipient)
+    if batch.dry_run:
+        batch.report.skipped += len(prepared)
+    elif batch.stop == "paused":
+        batch.report.paused += len(prepared)
+    else:
+        batch.report.deferred += len(prepared)
 
 
 def _prepare(
-    session: Session, settings: Settings, delivery_id: int, now: dt.datetime, report: DeliverReport
+    session: Session,
+    settings: Settings,
+    row: ledger.Sendable,
+    suppressed: bool,
+    now: dt.datetime,
+    report: DeliverReport,
 ) -> Prepared | None:
-    """Re-read the subscriber (an unsubscribe committed before the claim wins) and build the
-    bytes; a row whose rendering keeps failing ends ``failed/poison``."""
-    delivery = session.get(Delivery, delivery_id)
-    assert delivery is not None
-    subscriber = session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
+    """Check the claim rules and build the bytes; a row whose rendering keeps failing ends
+    ``failed/poison``."""
+    delivery, subscriber = row.delivery, row.subscriber
     if delivery.attempts > settings.max_attempts:  # claimed again and again, never finished
-        ledger.finish(session, delivery_id, DeliveryStatus.failed, now=now,
+        ledger.finish(session, delivery.id, DeliveryStatus.failed, now=now,
                       reason=FailureReason.gave_up, error="too many claims")  # fmt: skip
         report.failed += 1
         return None
-    stop = _stop_reason(session, delivery, subscriber)
+    stop = FailureReason.suppressed if suppressed else _stop_reason(delivery, subscriber)
     if stop is not None:
-        ledger.finish(session, delivery_id, DeliveryStatus.skipped, now=now, reason=stop)
+        ledger.finish(session, delivery.id, DeliveryStatus.skipped, now=now, reason=stop)
         report.skipped += 1
         return None
     try:
@@ -237,12 +269,13 @@ def _prepare(
             delivery.to_address,
         )  # fmt: skip
     except Exception as exc:
-        log.exception("delivery %s: rendering failed", delivery_id)
+        log.exception("delivery %s: rendering failed", delivery.id)
         _render_failed(session, settings, delivery, now, exc, report)
         return None
-    sender = verp_address(settings, delivery_id) or composed.sender
+    sender = verp_address(settings, delivery.id) or composed.sender
     message = Outgoing(sender=sender, recipient=composed.recipient, data=composed.data)
-    return Prepared(delivery_id, message, delivery.kind, delivery.attempts, delivery.created_at)
+    return Prepared(delivery.id, message, delivery.kind, delivery.attempts, delivery.created_at,
+                    delivery.subscriber_id)  # fmt: skip
 
 
 def _render_failed(
@@ -266,7 +299,7 @@ def _render_failed(
 ACTIVE_ONLY = {DeliveryKind.digest, DeliveryKind.welcome}
 
 
-def _stop_reason(session: Session, delivery: Delivery, subscriber: Subscriber | None) -> str | None:
+def _stop_reason(delivery: Delivery, subscriber: Subscriber | None) -> str | None:
     """Why this row must not be sent now, per kind: confirm mails go to pending subscribers,
     goodbye only to unsubscribed ones, digests and welcome only to active ones; nothing goes
     to a suppressed address. Alerts and test sends have an address and no subscriber."""
@@ -287,8 +320,6 @@ def _stop_reason(session: Session, delivery: Delivery, subscriber: Subscriber | 
             wanted = {SubscriberStatus.active}
         if wanted is not None and status not in wanted:
             return FailureReason.unsubscribed
-    if is_suppressed(session, address):
-        return FailureReason.suppressed
     return None
 
 

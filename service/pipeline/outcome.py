@@ -21,7 +21,6 @@ from service.send.mailer import Outcome, Outgoing, SendResult
 from service.store import ledger, sending
 from service.store.db import transaction
 from service.store.models import (
-    Delivery,
     DeliveryKind,
     DeliveryStatus,
     FailureReason,
@@ -43,6 +42,7 @@ class Prepared:
     kind: str
     attempts: int
     created_at: dt.datetime
+    subscriber_id: int | None = None
 
 
 def backoff(attempts: int, settings: Settings | None = None) -> dt.timedelta:
@@ -67,6 +67,8 @@ def record_outcome(
     with transaction(factory) as session:
         if result.outcome is Outcome.sent:
             _sent(session, p, result, now)
+            if report.sent == 0 or report.retry or report.failed:  # end a run of refusals
+                sending.reset_policy_run(session, now)
             report.sent += 1
         elif result.outcome is Outcome.bounced:
             _bounced(session, settings, p, result, now)
@@ -86,13 +88,10 @@ def record_outcome(
 def _sent(session: Session, p: Prepared, result: SendResult, now: dt.datetime) -> None:
     ledger.finish(session, p.delivery_id, DeliveryStatus.sent, now=now, code=result.code,
                   error=result.reply)  # fmt: skip
-    if p.kind == DeliveryKind.digest:
+    if p.kind == DeliveryKind.digest and p.subscriber_id is not None:
         session.execute(
-            update(Subscriber)
-            .where(Subscriber.id == Delivery.subscriber_id, Delivery.id == p.delivery_id)
-            .values(last_digest_at=now)
+            update(Subscriber).where(Subscriber.id == p.subscriber_id).values(last_digest_at=now)
         )
-    sending.reset_policy_run(session, now)
 
 
 def _bounced(
@@ -129,7 +128,8 @@ def _refused(
     goes back to the queue, and sending pauses at once (authentication, sender refused) or
     after a run of ``policy_pause_after`` consecutive refusals."""
     ledger.finish(session, p.delivery_id, DeliveryStatus.planned, now=now, code=result.code,
-                  error=result.reply, refund_attempt=True)  # fmt: skip
+                  error=result.reply, refund_attempt=True,
+                  retry_at=now + backoff(1, settings))  # fmt: skip
     run = sending.count_policy_failure(session, now)
     if not result.stops_sending and run < settings.policy_pause_after:
         return

@@ -40,11 +40,21 @@ def _pieces(term: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def term_index(terms: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
-    """The terms' word pieces, grouped by their first piece, longest phrase first."""
+    """The terms' word pieces keyed by every form their first word may take in a text (a
+    one-word term also by its inflections), longest phrase first."""
     index: dict[str, list[tuple[str, ...]]] = {}
     for pieces in sorted({_pieces(t) for t in terms if _pieces(t)}, key=len, reverse=True):
-        index.setdefault(pieces[0], []).append(pieces)
+        forms = [pieces[0]] + ([pieces[0] + s for s in SUFFIXES] if len(pieces) == 1 else [])
+        for form in forms:
+            index.setdefault(form, []).append(pieces)
     return index
+
+
+@lru_cache(maxsize=8192)
+def _words(text: str) -> tuple[tuple[int, int, str], ...]:
+    """The words of ``text`` with their positions (cached: a paper's text is the same string
+    object in every reader's digest, so this runs once per paper)."""
+    return tuple((m.start(), m.end(), m.group().casefold()) for m in _WORD.finditer(text))
 
 
 def _same(word: str, piece: str, last: bool) -> bool:
@@ -56,49 +66,44 @@ def _same(word: str, piece: str, last: bool) -> bool:
 def segments(text: str, terms: tuple[str, ...] = ()) -> tuple[Segment, ...]:
     """``text`` as runs, the words of ``terms`` marked: whole words, case-insensitive, the
     usual inflections of a term's last word, and hyphen or space between a phrase's words.
-    No regex is built per subscriber: the text is split into words once and looked up."""
+    No regex is built per reader: words are looked up in a small index of the terms."""
     index = term_index(terms) if terms else {}
     if not index or not text:
         return (Segment(text),) if text else ()
-    words = [(m.start(), m.end(), m.group().casefold()) for m in _WORD.finditer(text)]
+    words = _words(text)
     spans: list[tuple[int, int]] = []
-    i = 0
-    while i < len(words):
-        found = _match_at(text, words, i, index)
+    i, count = 0, len(words)
+    while i < count:
+        candidates = index.get(words[i][2])
+        found = _match_at(text, words, i, candidates) if candidates else 0
         if found:
             spans.append((words[i][0], words[i + found - 1][1]))
             i += found
         else:
             i += 1
-    return _runs(text, spans)
+    return _runs(text, spans) if spans else (Segment(text),)
 
 
 def _match_at(
-    text: str, words: list[tuple[int, int, str]], i: int, index: dict[str, list[tuple[str, ...]]]
+    text: str,
+    words: tuple[tuple[int, int, str], ...],
+    i: int,
+    candidates: list[tuple[str, ...]],
 ) -> int:
-    """How many words of ``words`` from ``i`` on make one of the terms (0: none)."""
-    word = words[i][2]
-    candidates = index.get(word, [])
-    if not candidates:
-        candidates = [p for p in index.get(_stem(word), []) if len(p) == 1]
+    """How many words from ``i`` on make one of the candidate terms (0: none)."""
     for pieces in candidates:
         n = len(pieces)
+        if n == 1:
+            return 1  # the index holds exactly the forms a one-word term may take
         if i + n > len(words):
             continue
         if all(
             _same(words[i + k][2], pieces[k], k == n - 1)
-            and (k == 0 or text[words[i + k - 1][1] : words[i + k][0]] in _JOINERS)
-            for k in range(n)
+            and text[words[i + k - 1][1] : words[i + k][0]] in _JOINERS
+            for k in range(1, n)
         ):
             return n
     return 0
-
-
-def _stem(word: str) -> str:
-    for suffix in SUFFIXES:
-        if word.endswith(suffix) and len(word) > len(suffix) + 1:
-            return word[: -len(suffix)]
-    return word
 
 
 def _runs(text: str, spans: list[tuple[int, int]]) -> tuple[Segment, ...]:
@@ -127,4 +132,10 @@ def reason_segments(reasons: Sequence[str]) -> tuple[Segment, ...]:
             out.append(Segment(reason[inner_start:inner_end], mark=True))
             last = inner_end
         out.append(Segment(reason[last:]))
-    return tuple(s for s in out if s.text)
+    merged: list[Segment] = []
+    for s in out:
+        if merged and not s.mark and not merged[-1].mark:
+            merged[-1] = Segment(merged[-1].text + s.text)
+        elif s.text:
+            merged.append(s)
+    return tuple(merged)

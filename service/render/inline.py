@@ -12,10 +12,9 @@ The stylesheet uses simple selectors only, so a template fragment inlines like t
 from __future__ import annotations
 
 import re
-
-import css_inline
 from collections.abc import Callable, Iterable
 
+import css_inline
 from jinja2 import Environment, TemplateSyntaxError
 from jinja2.ext import Extension
 from markupsafe import Markup, escape
@@ -55,7 +54,7 @@ def inline_template(source: str, css: str, name: str = "<template>") -> str:
         return tokens[index]
 
     restored = _PLACEHOLDER.sub(restore, inlined)
-    if _segments(order, tokens) != _segments(list(range(len(tokens))), tokens):
+    if sorted(order) != list(range(len(tokens))) or _layout(inlined) != _layout(protected):
         raise TemplateSyntaxError(
             "inlining moved or dropped template syntax: keep {% %} between elements and "
             "{{ }} out of style attributes and out of table structure",
@@ -65,17 +64,35 @@ def inline_template(source: str, css: str, name: str = "<template>") -> str:
     return restored
 
 
-def _segments(order: list[int], tokens: list[str]) -> list[tuple[int, int]] | None:
-    """Each token with the number of statements before it. The serializer may reorder the
-    attributes of one element, but a token that changed statement (a ``{{ }}`` moved out of a
-    ``{% for %}``) or a statement out of order means the parser rearranged the template."""
-    if sorted(order) != list(range(len(tokens))):
-        return None
-    statements, out = 0, []
-    for index in order:
-        out.append((index, statements))
-        statements += tokens[index].startswith("{%")
-    return sorted(out)
+_TAG = re.compile(r"<(/?[A-Za-z][A-Za-z0-9-]*)[^<>]*>")
+_IMPLIED = frozenset({"tbody", "/tbody"})  # the parser adds these to every table
+
+
+def _layout(html: str) -> list[tuple[int, str, str]]:
+    """Where each placeholder sits: inside which tag (an attribute), or between which two
+    tags (text or a statement), in document order; attributes of one tag in index order,
+    since a serializer may reorder them. If this differs after inlining, the parser moved
+    template syntax (a ``{{ }}`` foster-parented out of a table)."""
+    tags = [
+        (m.start(), m.end(), m.group(1).lower())
+        for m in _TAG.finditer(html)
+        if m.group(1).lower() not in _IMPLIED
+    ]
+    out: list[tuple[int, str, str]] = []
+    t = 0
+    for found in _PLACEHOLDER.finditer(html):
+        start = found.start()
+        while t < len(tags) and tags[t][1] <= start:
+            t += 1
+        if t < len(tags) and tags[t][0] < start:
+            out.append((int(found.group(1) or found.group(2)), "in", tags[t][2]))
+            continue
+        before = tags[t - 1][2] if t else ""
+        after = tags[t][2] if t < len(tags) else ""
+        out.append((int(found.group(1) or found.group(2)), before, after))
+    text = [x for x in out if x[1] != "in"]
+    attributes = sorted(x for x in out if x[1] == "in")
+    return text + attributes
 
 
 def marked_filter(open_tag: str) -> Callable[[Iterable[Segment]], Markup]:
@@ -84,7 +101,8 @@ def marked_filter(open_tag: str) -> Callable[[Iterable[Segment]], Markup]:
     close = "</strong>"
 
     def marked(parts: Iterable[Segment]) -> Markup:
-        return Markup(
+        # Every run is escaped; the only markup is the fixed tag.
+        return Markup(  # noqa: S704
             "".join(
                 f"{open_tag}{escape(s.text)}{close}" if s.mark else str(escape(s.text))
                 for s in parts

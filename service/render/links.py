@@ -31,6 +31,7 @@ PAPER_DOMAINS = ("arxiv.org", "huggingface.co", "github.io", "github.com")
 _UNSAFE = re.compile(
     r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\"'<>\\^`{|}]"
 )
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 MAX_URL = 600
 
@@ -49,6 +50,8 @@ def safe_url(raw: str | None, extra_hosts: Collection[str] = ()) -> str:
     if not raw or len(raw) > MAX_URL:
         return ""
     text = raw.strip()
+    if _CONTROL.search(text):
+        return ""
     try:
         parts = urlsplit(text)
         port = parts.port

@@ -16,7 +16,7 @@ MAX_INPUT = 4_000  # of an abstract, before cutting: a 100 KB abstract costs not
 # C0/C1 controls, line/paragraph separators, bidi embeddings, overrides and isolates, and the
 # invisible marks used to disguise text. Removed from every field a mail shows.
 _INVISIBLE = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+    r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
 )
 _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9(\"'])")
@@ -77,27 +77,36 @@ def authors_line(authors: Sequence[str]) -> str:
 _wrapper = textwrap.TextWrapper(
     width=WIDTH, break_long_words=False, break_on_hyphens=False, expand_tabs=False
 )
+_breaking = textwrap.TextWrapper(
+    width=WIDTH, break_long_words=True, break_on_hyphens=False, expand_tabs=False
+)
 
 
 def wrap(text: str, indent: str = "", first: str | None = None) -> str:
     """``text`` wrapped at 78 columns: first line prefixed by ``first`` (default ``indent``),
-    the rest by ``indent``. Words longer than a line (URLs) stay whole."""
+    the rest by ``indent``. A word longer than a line is broken, unless the text holds a URL
+    (a broken URL cannot be followed; it stays whole on its own line)."""
     if not text:
         return ""
     head = indent if first is None else first
     if len(head) + len(text) <= WIDTH and "\n" not in text:
         return head + text
-    _wrapper.initial_indent = indent if first is None else first
-    _wrapper.subsequent_indent = indent
-    return "\n".join(_wrapper.wrap(text))
+    wrapper = _wrapper if "://" in text else _breaking
+    wrapper.initial_indent = head
+    wrapper.subsequent_indent = indent
+    return "\n".join(wrapper.wrap(text))
 
 
 def wrap_text(text: str, width: int = WIDTH) -> str:
     """A last pass over a whole text part: any line over 78 columns that can be broken is
     re-wrapped with its own indentation; lines that are one long word (a URL) stay."""
     lines = text.split("\n")
-    if "\r" not in text and all(len(x) <= width or " " not in x for x in lines):
-        return "\n".join(line.rstrip() for line in lines).strip("\n") + "\n"
+    if (
+        "\r" not in text
+        and " \n" not in text
+        and all(len(x) <= width or " " not in x for x in lines)
+    ):
+        return text.strip("\n") + "\n"
     out = []
     for line in text.splitlines():
         line = line.rstrip()

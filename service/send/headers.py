@@ -24,7 +24,8 @@ _ADDRESS = re.compile(
 # Q-encoding keeps these as themselves inside an encoded word (RFC 2047 section 5, rule 3).
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 LINE = 78
-WORD = 75  # the longest encoded word RFC 2047 allows
+# RFC 2047 allows 75 per encoded word; shorter words keep "Subject: " + a word within 78.
+WORD = 66
 
 
 class HeaderValueError(ValueError):

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from service.store.models import (
     Delivery,
@@ -35,6 +35,15 @@ class NewDigest:
     subscriber_id: int
     edition_key: str
     skipped_reason: str | None = None  # a missed slot, recorded as skipped at once
+
+
+@dataclass(frozen=True, slots=True)
+class Sendable:
+    """A claimed row with its subscriber (None for alerts and test sends) and the address."""
+
+    delivery: Delivery
+    subscriber: Subscriber | None
+    address: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,15 +262,19 @@ def claim_many(
     ids this caller may send, in the given order."""
     if not ids:
         return []
-    picked = select(Delivery.id).where(Delivery.id.in_(list(ids)), _claimable(now))  # type: ignore[arg-type]
-    if kinds is not None:
-        picked = picked.where(Delivery.kind.in_(list(kinds)))
+    stmt = update(Delivery)
     if dialect_name(session) == "postgresql":
-        picked = picked.with_for_update(skip_locked=True)
+        picked = select(Delivery.id).where(Delivery.id.in_(list(ids)), _claimable(now))  # type: ignore[arg-type]
+        if kinds is not None:
+            picked = picked.where(Delivery.kind.in_(list(kinds)))
+        locked = picked.with_for_update(skip_locked=True).cte("locked")
+        stmt = stmt.where(Delivery.id == locked.c.id)
+    else:  # SQLite: BEGIN IMMEDIATE serialises writers; the guarded update is atomic
+        stmt = stmt.where(Delivery.id.in_(list(ids)), _claimable(now))  # type: ignore[arg-type]
+        if kinds is not None:
+            stmt = stmt.where(Delivery.kind.in_(list(kinds)))
     stmt = (
-        update(Delivery)
-        .where(Delivery.id.in_(picked.scalar_subquery()), _claimable(now))  # type: ignore[arg-type]
-        .values(
+        stmt.values(
             status=DeliveryStatus.sending,
             lease_until=now + lease,
             claimed_at=now,
@@ -272,6 +285,28 @@ def claim_many(
     )
     got = set(session.scalars(stmt))
     return [i for i in ids if i in got]
+
+
+def load_for_sending(session: Session, ids: Sequence[int]) -> list[Sendable]:
+    """The claimed rows and their subscribers (with interests) in three queries, in order."""
+    if not ids:
+        return []
+    deliveries = {d.id: d for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
+    wanted = {d.subscriber_id for d in deliveries.values() if d.subscriber_id is not None}
+    people = {
+        s.id: s
+        for s in session.scalars(
+            select(Subscriber)
+            .where(Subscriber.id.in_(wanted))
+            .options(selectinload(Subscriber.interests))
+        )
+    }
+    out = []
+    for delivery_id in ids:
+        d = deliveries[delivery_id]
+        person = people.get(d.subscriber_id) if d.subscriber_id is not None else None
+        out.append(Sendable(d, person, d.to_address or (person.email if person else None)))
+    return out
 
 
 def finish(

@@ -4,13 +4,21 @@ refusals that trips it, the daily warm-up counter, and the per-edition figures o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from service.store.models import Delivery, DeliveryKind, DeliveryStatus, Event, KeyValue
+from service.store.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Event,
+    KeyValue,
+    Suppression,
+)
 from service.store.sql import insert_ignore
 
 PAUSE = "sending_pause"
@@ -154,6 +162,19 @@ def edition_stats(session: Session, limit: int = 14) -> list[EditionStats]:
                      bounced[k], counts.get((k, "complaint"), 0))
         for k, p, s1, s2, sk, f in rows
     ]  # fmt: skip
+
+
+def suppressed_among(session: Session, addresses: Sequence[str]) -> set[str]:
+    """Which of these addresses are on the suppression list, in one query."""
+    from service.track.addresses import email_hash
+
+    if not addresses:
+        return set()
+    hashes = {email_hash(a): a for a in addresses}
+    found = session.scalars(
+        select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes)))
+    )
+    return {hashes[h] for h in found}
 
 
 def sent_since(session: Session, since: dt.datetime) -> int:

@@ -59,11 +59,16 @@ def queue(
 
 
 def _payload(
-    subject: str, heading: str, paragraphs: list[str], label: str = "", url: str = ""
+    subject: str,
+    preheader: str,
+    heading: str,
+    paragraphs: list[str],
+    label: str = "",
+    url: str = "",
 ) -> dict[str, Any]:
     return {
         "subject": subject,
-        "preheader": paragraphs[0] if paragraphs else heading,
+        "preheader": preheader,
         "heading": heading,
         "paragraphs": paragraphs,
         "action_label": label,
@@ -75,6 +80,7 @@ def confirm_mail(settings: Settings, url: str) -> dict[str, Any]:
     name = settings.mail_from_name
     return _payload(
         f"Confirm your {name} subscription",
+        "One click to start getting the papers you follow.",
         "Please confirm your subscription",
         [
             f"Someone, hopefully you, asked to receive {name} digests of new research papers "
@@ -91,6 +97,7 @@ def already_subscribed_mail(settings: Settings, prefs_url: str) -> dict[str, Any
     name = settings.mail_from_name
     return _payload(
         f"You are already subscribed to {name}",
+        "Nothing changed; your preferences are one click away.",
         "You are already subscribed",
         [
             f"Someone asked to subscribe this address to {name}, but it already gets "
@@ -106,6 +113,7 @@ def welcome_mail(settings: Settings, prefs_url: str, schedule: str) -> dict[str,
     name = settings.mail_from_name
     return _payload(
         f"Welcome to {name}",
+        f"Your first digest arrives {schedule}.",
         "You're subscribed",
         [
             f"Your first digest arrives {schedule}, with the new papers that match your interests.",
@@ -120,6 +128,7 @@ def goodbye_mail(settings: Settings, unsubscribe_url: str) -> dict[str, Any]:
     name = settings.mail_from_name
     return _payload(
         f"You are unsubscribed from {name}",
+        "No more digests will be sent to you.",
         "You are unsubscribed",
         [
             f"You will get no more {name} digests. This is the last mail we send you.",
@@ -134,6 +143,7 @@ def preferences_link_mail(settings: Settings, prefs_url: str) -> dict[str, Any]:
     name = settings.mail_from_name
     return _payload(
         f"Your {name} preferences link",
+        "A fresh link to your preferences, valid for 30 days.",
         "Your preferences link",
         [
             "Here is a fresh link to your preferences. It works for 30 days.",
@@ -148,6 +158,7 @@ def account_link_mail(settings: Settings, account_url: str) -> dict[str, Any]:
     name = settings.mail_from_name
     return _payload(
         f"Export or delete your {name} data",
+        "A link valid for one hour.",
         "Export or delete your data",
         [
             "You asked for a link to export your data or delete it. It works for one hour, "

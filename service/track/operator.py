@@ -178,8 +178,8 @@ def remove_interests(
             f"{subscriber.email} has no interest {', '.join(map(repr, missing))} "
             f"(theirs: {'; '.join(current) or 'none'})"
         )
-    apply_change(session, subscriber, Change(interests=tuple(v for v in current if v not in wanted)),
-                 now, "cli")  # fmt: skip
+    kept = tuple(v for v in current if v not in wanted)
+    apply_change(session, subscriber, Change(interests=kept), now, "cli")
     return wanted
 
 
@@ -235,8 +235,9 @@ def _import_row(
         return "skipped: is suppressed (`paperpost suppressions remove` it first)"
     change = Change(row.timezone, row.hour, row.frequency, row.weekday, interests=row.interests)
     if subscriber is None:
-        subscriber = add_subscriber(session, SubscriberInput(email=row.email, **_schedule(change)),
-                                    now, "import", row.status == SubscriberStatus.active)  # fmt: skip
+        data = SubscriberInput(email=row.email, **_schedule(change))
+        active = row.status == SubscriberStatus.active
+        subscriber = add_subscriber(session, data, now, "import", active)
         set_interests(subscriber, row.interests, now)
         if row.status == SubscriberStatus.unsubscribed:
             unsubscribe(session, subscriber, now, "import")
@@ -278,7 +279,7 @@ def details(session: Session, subscriber: Subscriber, events: int = 20) -> dict[
         "events": [
             {"at": e.created_at, "kind": e.kind, "source": e.source, "detail": e.detail}
             for e in recent
-        ],  # fmt: skip
+        ],
         "suppression": {"reason": suppression.reason, "since": suppression.created_at}
         if suppression
         else None,

@@ -154,9 +154,7 @@ def replace_interests(
     return _out(record).interests
 
 
-@router.post(
-    "/subscribers/{subscriber_id}/interests", response_model=InterestOut, status_code=201
-)
+@router.post("/subscribers/{subscriber_id}/interests", response_model=InterestOut, status_code=201)
 def add_interest(
     subscriber_id: SubscriberId, body: InterestIn, session: SessionDep, now: NowDep
 ) -> InterestOut:
@@ -185,9 +183,7 @@ def remove_interest(
 
 
 @router.get("/suppressions", response_model=SuppressionPage)
-def list_suppressions(
-    session: SessionDep, after: After = 0, limit: Limit = 100
-) -> SuppressionPage:
+def list_suppressions(session: SessionDep, after: After = 0, limit: Limit = 100) -> SuppressionPage:
     items = [
         SuppressionOut.model_validate(asdict(r))
         for r in directory.list_suppressions(session, after, limit)

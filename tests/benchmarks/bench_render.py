@@ -52,7 +52,7 @@ from service.render import papers
 from service.render.digest import Edition, build_digest
 from service.render.env import TEMPLATES, html_env
 from service.render.views import DigestView, PaperCard
-from service.send.compose import expected_headers, reparse
+from service.send.compose import reparse
 from service.store.models import Interest, Subscriber
 from tests.render.samples import real_cards
 
@@ -92,7 +92,9 @@ def settings(**extra: object) -> Settings:
     )
 
 
-def workload(count: int, seed: int = 7) -> list[tuple[Subscriber, list[PaperCard], list[PaperCard]]]:
+def workload(
+    count: int, seed: int = 7
+) -> list[tuple[Subscriber, list[PaperCard], list[PaperCard]]]:
     """``count`` subscribers, each with 7 matched papers (own reasons) and 3 trending."""
     pool = real_cards()
     rng = random.Random(seed)
@@ -129,7 +131,7 @@ def paperpost_path(s: Settings, cold: bool = False) -> Callable[[tuple], bytes]:
 
 def plain_path(s: Settings) -> Callable[[tuple], bytes]:  # type: ignore[type-arg]
     raw_html = html_env(TEMPLATES, inline=False).get_template("email/digest/body.html")
-    text_template = Environment(autoescape=False).from_string(PLAIN_TEXT)  # noqa: S701
+    text_template = Environment(autoescape=False).from_string(PLAIN_TEXT)
     css = (TEMPLATES / "email" / "_base" / "style.css").read_text()
 
     def view_of(subscriber: Subscriber, mine: list, trending: list, links: Links) -> DigestView:  # type: ignore[type-arg]
@@ -198,8 +200,12 @@ def main() -> None:
     signed = settings(dkim_selector="bench", dkim_private_key=DKIM_KEY)
     with_dkim = rate(paperpost_path(signed), items[: max(100, args.messages // 5)])
     sample = items[0]
-    rendered = render_digest_for(s, sample[0], sample[1], sample[2], NOW, subscriber_links(s, sample[0]))
-    data = compose_for(s, rendered, sample[0], "x@paperpost.example", NOW, "digest", full_check=False).data
+    rendered = render_digest_for(
+        s, sample[0], sample[1], sample[2], NOW, subscriber_links(s, sample[0])
+    )
+    data = compose_for(
+        s, rendered, sample[0], "x@paperpost.example", NOW, "digest", full_check=False
+    ).data
     names = frozenset(expected_headers_of(data))
     reparse_ms = per_message_ms(lambda: reparse(data, names, rendered))
     figures = {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from service.match.preview import PreviewHit, rank_papers
 from service.match.score import MatchConfig
-from service.match.semantic import Encoder, load_encoder
+from service.match.semantic import Encoder, load_encoder, pack, paper_text
 from service.match.types import PaperDoc
 
 HERE = Path(__file__).resolve().parent
@@ -43,12 +43,19 @@ class Outcome:
     traps: list[int]  # must_not papers that were returned
 
 
-def seed_papers(path: Path = SEED_PAPERS) -> list[PaperDoc]:
+def seed_papers(encoder: Encoder | None = None, path: Path = SEED_PAPERS) -> list[PaperDoc]:
+    """The papers as stored: with their vector when semantic matching is on (embedded once,
+    as the match job does)."""
     papers = json.loads(path.read_text(encoding="utf-8"))["papers"]
+    texts = [paper_text(p["title"], p["summary"]) for p in papers]
+    vectors = encoder.encode(texts) if encoder is not None else [None] * len(papers)
     return [
-        PaperDoc(n, f"seed/{n:07d}", p["title"], p["summary"], ingested_at=NOW)
-        for n, p in enumerate(papers)
-    ]
+        PaperDoc(
+            n, f"seed/{n:07d}", p["title"], p["summary"], ingested_at=NOW,
+            embedding=pack(v, t) if v is not None else None,
+        )
+        for n, (p, t, v) in enumerate(zip(papers, texts, vectors, strict=True))
+    ]  # fmt: skip
 
 
 def ndcg(ranked: Sequence[int], grades: dict[int, int], k: int = 10) -> float:
@@ -112,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = json.loads(EVAL_SET.read_text(encoding="utf-8"))["interests"]
     items = [i for i in items if args.split == "all" or i["split"] == args.split]
     encoder = load_encoder(args.semantic)
-    outcomes = evaluate(items, seed_papers(), encoder)
+    outcomes = evaluate(items, seed_papers(encoder), encoder)
     table = summary(outcomes)
     if args.json:
         print(json.dumps({"semantic": encoder is not None, "summary": table,

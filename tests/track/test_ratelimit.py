@@ -29,10 +29,10 @@ T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 DAY = Rule("confirm-to", 3, dt.timedelta(days=1))
 
 
-def hits(limiter: Limiter, session: Session, offsets_h: list[float], rule: Rule = DAY) -> list[bool]:
-    return [
-        limiter.hit(session, rule, "subject", T0 + dt.timedelta(hours=h)) for h in offsets_h
-    ]
+def hits(
+    limiter: Limiter, session: Session, offsets_h: list[float], rule: Rule = DAY
+) -> list[bool]:
+    return [limiter.hit(session, rule, "subject", T0 + dt.timedelta(hours=h)) for h in offsets_h]
 
 
 @pytest.fixture
@@ -46,9 +46,13 @@ def redis_limiter(url: str) -> RedisLimiter:
 
 
 @pytest.mark.parametrize("kind", ["database", "redis"])
-def test_sliding_window_is_exact(session: Session, kind: str, request: pytest.FixtureRequest) -> None:
+def test_sliding_window_is_exact(
+    session: Session, kind: str, request: pytest.FixtureRequest
+) -> None:
     limiter: Limiter = (
-        DatabaseLimiter() if kind == "database" else redis_limiter(request.getfixturevalue("redis_url"))
+        DatabaseLimiter()
+        if kind == "database"
+        else redis_limiter(request.getfixturevalue("redis_url"))
     )
     # three in a day pass; the fourth and fifth do not (and are not counted); once the first
     # hit is 24 h old, exactly one more passes.

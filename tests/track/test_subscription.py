@@ -63,7 +63,9 @@ def existing(session: Session, email: str, status: SubscriberStatus, *interests:
 
 
 def test_new_address_is_pending_with_one_confirm_mail(session: Session, settings: Settings) -> None:
-    outcome = ask(session, settings, "ada@example.org", "diffusion", "cat:cs.CV", timezone="Europe/Berlin")
+    outcome = ask(
+        session, settings, "ada@example.org", "diffusion", "cat:cs.CV", timezone="Europe/Berlin"
+    )
     assert outcome is SubscribeOutcome.confirm_queued
     subscriber = session.scalar(select(Subscriber))
     assert subscriber is not None and subscriber.status == SubscriberStatus.pending
@@ -94,7 +96,9 @@ def test_suppressed_address_gets_nothing(session: Session, settings: Settings, h
     if how == "status":
         existing(session, "ada@example.org", SubscriberStatus.suppressed)
     else:
-        suppress(session, "ada@example.org", "hard_bounce" if how == "suppression" else "erased", NOW)
+        suppress(
+            session, "ada@example.org", "hard_bounce" if how == "suppression" else "erased", NOW
+        )
     assert ask(session, settings, "ada@example.org", "x") is SubscribeOutcome.suppressed
     assert mails(session) == []
 
@@ -131,7 +135,7 @@ def test_confirm_is_single_use_and_sends_one_welcome(session: Session, settings:
 def test_each_confirm_link_applies_its_own_request(session: Session, settings: Settings) -> None:
     ask(session, settings, "ada@example.org", "first")
     ask(session, settings, "ada@example.org", "second")
-    first, second = (confirm_token(d) for d in mails(session, DeliveryKind.confirm))
+    first, _second = (confirm_token(d) for d in mails(session, DeliveryKind.confirm))
     assert confirm(session, settings, first, None, NOW) is ConfirmOutcome.confirmed
     subscriber = session.scalar(select(Subscriber))
     assert subscriber is not None and [i.value for i in subscriber.interests] == ["first"]
@@ -172,7 +176,9 @@ def test_unsubscribe_is_idempotent_and_says_goodbye_only_for_the_page(
 ) -> None:
     ada = existing(session, "ada@example.org", SubscriberStatus.active)
     bob = existing(session, "bob@example.org", SubscriberStatus.active)
-    assert check_unsubscribe(session, settings, _unsub(settings, ada)) is UnsubscribeOutcome.subscribed
+    assert (
+        check_unsubscribe(session, settings, _unsub(settings, ada)) is UnsubscribeOutcome.subscribed
+    )
     assert unsubscribe(session, settings, _unsub(settings, ada), "one-click", None, NOW) is (
         UnsubscribeOutcome.unsubscribed
     )

@@ -27,7 +27,11 @@ def api(client: TestClient) -> TestClient:
     "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {ADMIN_TOKEN}"}]
 )
 def test_bearer_token_required(client: TestClient, headers: dict[str, str]) -> None:
-    for method, path in (("get", "/api/subscribers"), ("get", "/api/stats"), ("delete", "/api/subscribers/1")):
+    for method, path in (
+        ("get", "/api/subscribers"),
+        ("get", "/api/stats"),
+        ("delete", "/api/subscribers/1"),
+    ):
         response = client.request(method, path, headers=headers)
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
@@ -43,20 +47,34 @@ def test_closed_without_a_configured_token(
 
 
 def test_subscriber_crud(api: TestClient, factory: sessionmaker[Session]) -> None:
-    created = api.post("/api/subscribers", json={
-        "email": "Ada@Example.org", "interests": ["diffusion", "cat:cs.CV"],
-        "timezone": "Europe/Berlin", "send_hour": 7, "confirmed": True,
-    })
+    created = api.post(
+        "/api/subscribers",
+        json={
+            "email": "Ada@Example.org",
+            "interests": ["diffusion", "cat:cs.CV"],
+            "timezone": "Europe/Berlin",
+            "send_hour": 7,
+            "confirmed": True,
+        },
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["email"] == "ada@example.org" and body["status"] == "active"
-    assert [(i["value"], i["kind"]) for i in body["interests"]] == [("diffusion", "keyword"), ("cat:cs.CV", "category")]
+    assert [(i["value"], i["kind"]) for i in body["interests"]] == [
+        ("diffusion", "keyword"),
+        ("cat:cs.CV", "category"),
+    ]
     sid = body["id"]
     assert api.post("/api/subscribers", json={"email": "ada@example.org"}).status_code == 409
     assert api.get(f"/api/subscribers/{sid}").json()["timezone"] == "Europe/Berlin"
-    patched = api.patch(f"/api/subscribers/{sid}", json={"frequency": "weekly", "weekday": 3, "format": "text"})
+    patched = api.patch(
+        f"/api/subscribers/{sid}", json={"frequency": "weekly", "weekday": 3, "format": "text"}
+    )
     assert patched.status_code == 200 and patched.json()["frequency"] == "weekly"
-    assert api.patch(f"/api/subscribers/{sid}", json={"status": "unsubscribed"}).json()["status"] == "unsubscribed"
+    assert (
+        api.patch(f"/api/subscribers/{sid}", json={"status": "unsubscribed"}).json()["status"]
+        == "unsubscribed"
+    )
     page = api.get("/api/subscribers", params={"status": "unsubscribed"}).json()
     assert [s["id"] for s in page["items"]] == [sid] and page["next_after"] is None
     assert api.delete(f"/api/subscribers/{sid}").status_code == 204
@@ -68,8 +86,12 @@ def test_subscriber_crud(api: TestClient, factory: sessionmaker[Session]) -> Non
     assert sources == {"api"}
 
 
-def test_unconfirmed_subscriber_gets_a_confirm_mail(api: TestClient, factory: sessionmaker[Session]) -> None:
-    body = api.post("/api/subscribers", json={"email": "bob@example.org", "interests": ["mamba"]}).json()
+def test_unconfirmed_subscriber_gets_a_confirm_mail(
+    api: TestClient, factory: sessionmaker[Session]
+) -> None:
+    body = api.post(
+        "/api/subscribers", json={"email": "bob@example.org", "interests": ["mamba"]}
+    ).json()
     assert body["status"] == "pending"
     [mail] = outbox(factory)
     assert mail.kind == DeliveryKind.confirm and mail.subscriber_id == body["id"]
@@ -86,7 +108,9 @@ def test_unconfirmed_subscriber_gets_a_confirm_mail(api: TestClient, factory: se
         ({"email": "a\x00@example.org"}, 422),
     ],
 )
-def test_invalid_subscriber_is_refused(api: TestClient, payload: dict[str, object], code: int) -> None:
+def test_invalid_subscriber_is_refused(
+    api: TestClient, payload: dict[str, object], code: int
+) -> None:
     response = api.post("/api/subscribers", json=payload)
     assert response.status_code == code
     assert response.json()["detail"]
@@ -94,8 +118,12 @@ def test_invalid_subscriber_is_refused(api: TestClient, payload: dict[str, objec
 
 
 def test_pagination(api: TestClient) -> None:
-    ids = [api.post("/api/subscribers", json={"email": f"p{n}@example.org", "confirmed": True}).json()["id"]
-           for n in range(5)]
+    ids = [
+        api.post("/api/subscribers", json={"email": f"p{n}@example.org", "confirmed": True}).json()[
+            "id"
+        ]
+        for n in range(5)
+    ]
     first = api.get("/api/subscribers", params={"limit": 2}).json()
     assert [s["id"] for s in first["items"]] == ids[:2] and first["next_after"] == ids[1]
     rest = api.get("/api/subscribers", params={"limit": 10, "after": first["next_after"]}).json()
@@ -103,26 +131,43 @@ def test_pagination(api: TestClient) -> None:
 
 
 def test_interests(api: TestClient) -> None:
-    sid = api.post("/api/subscribers", json={"email": "ada@example.org", "confirmed": True}).json()["id"]
-    added = api.post(f"/api/subscribers/{sid}/interests", json={"value": "author:\"Kaiming He\""})
+    sid = api.post("/api/subscribers", json={"email": "ada@example.org", "confirmed": True}).json()[
+        "id"
+    ]
+    added = api.post(f"/api/subscribers/{sid}/interests", json={"value": 'author:"Kaiming He"'})
     assert added.status_code == 201 and added.json()["kind"] == "author"
-    assert api.post(f"/api/subscribers/{sid}/interests", json={"value": "author:\"Kaiming He\""}).status_code == 409
-    replaced = api.put(f"/api/subscribers/{sid}/interests", json={"values": ["mamba", "diffusion"]}).json()
+    assert (
+        api.post(
+            f"/api/subscribers/{sid}/interests", json={"value": 'author:"Kaiming He"'}
+        ).status_code
+        == 409
+    )
+    replaced = api.put(
+        f"/api/subscribers/{sid}/interests", json={"values": ["mamba", "diffusion"]}
+    ).json()
     assert [i["value"] for i in replaced] == ["mamba", "diffusion"]
     assert api.delete(f"/api/subscribers/{sid}/interests/{replaced[0]['id']}").status_code == 204
-    assert [i["value"] for i in api.get(f"/api/subscribers/{sid}/interests").json()] == ["diffusion"]
+    assert [i["value"] for i in api.get(f"/api/subscribers/{sid}/interests").json()] == [
+        "diffusion"
+    ]
     assert api.delete(f"/api/subscribers/{sid}/interests/999999").status_code == 404
 
 
 def test_suppressions(api: TestClient) -> None:
-    sid = api.post("/api/subscribers", json={"email": "ada@example.org", "confirmed": True}).json()["id"]
-    added = api.post("/api/suppressions", json={"email": "ada@example.org", "note": "asked by phone"})
+    sid = api.post("/api/subscribers", json={"email": "ada@example.org", "confirmed": True}).json()[
+        "id"
+    ]
+    added = api.post(
+        "/api/suppressions", json={"email": "ada@example.org", "note": "asked by phone"}
+    )
     assert added.status_code == 201 and added.json()["reason"] == "manual"
     assert api.get(f"/api/subscribers/{sid}").json()["status"] == "suppressed"
     assert api.patch(f"/api/subscribers/{sid}", json={"status": "active"}).status_code == 409
     assert api.delete(f"/api/suppressions/{added.json()['id']}").status_code == 204
     assert api.delete(f"/api/suppressions/{added.json()['id']}").status_code == 404
-    assert api.patch(f"/api/subscribers/{sid}", json={"status": "active"}).json()["status"] == "active"
+    assert (
+        api.patch(f"/api/subscribers/{sid}", json={"status": "active"}).json()["status"] == "active"
+    )
 
 
 def test_stats(api: TestClient) -> None:
@@ -136,6 +181,8 @@ def test_stats(api: TestClient) -> None:
 
 def test_openapi_lists_only_the_admin_api(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
-    assert all(path.startswith(("/api/", "/webhooks")) for path in schema["paths"]), list(schema["paths"])
+    assert all(path.startswith(("/api/", "/webhooks")) for path in schema["paths"]), list(
+        schema["paths"]
+    )
     assert "/api/subscribers" in schema["paths"]
     assert client.get("/docs").status_code == 200

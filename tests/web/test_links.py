@@ -70,8 +70,11 @@ def test_confirm_needs_the_csrf_token(client: TestClient, factory: sessionmaker[
 
 @pytest.mark.parametrize(("age", "expired"), [(47 * 3600, False), (48 * 3600 + 5, True)])
 def test_confirm_expires_after_48_hours(
-    client: TestClient, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch,
-    age: int, expired: bool,
+    client: TestClient,
+    factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    age: int,
+    expired: bool,
 ) -> None:
     import time
 
@@ -88,12 +91,14 @@ def test_confirm_expires_after_48_hours(
     assert status == (SubscriberStatus.pending if expired else SubscriberStatus.active)
 
 
-@pytest.mark.parametrize(
-    ("purpose", "life"), [(Purpose.prefs, 30 * 86400), (Purpose.manage, 3600)]
-)
+@pytest.mark.parametrize(("purpose", "life"), [(Purpose.prefs, 30 * 86400), (Purpose.manage, 3600)])
 def test_preference_and_account_links_expire(
-    client: TestClient, factory: sessionmaker[Session], settings: Settings,
-    monkeypatch: pytest.MonkeyPatch, purpose: Purpose, life: int,
+    client: TestClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    purpose: Purpose,
+    life: int,
 ) -> None:
     import time
 
@@ -169,16 +174,25 @@ def test_tokens_survive_a_key_rotation(
     sid = subscriber(factory)
     old = {p: token(factory, settings, p, sid) for p in Purpose if p is not Purpose.confirm}
     rotated = settings.model_copy(
-        update={"secret_key": "a-brand-new-key-" + "x" * 40, "old_secret_keys": [settings.secret_key]}
+        update={
+            "secret_key": "a-brand-new-key-" + "x" * 40,
+            "old_secret_keys": [settings.secret_key],
+        }
     )
-    with TestClient(create_app(rotated, factory, clock=clock, limiter=DatabaseLimiter()),
-                    base_url="https://paperpost.example") as c:
+    with TestClient(
+        create_app(rotated, factory, clock=clock, limiter=DatabaseLimiter()),
+        base_url="https://paperpost.example",
+    ) as c:
         for purpose, text in old.items():
             assert c.get(ROUTES[purpose].format(text)).status_code == 200, purpose
     dropped = settings.model_copy(update={"secret_key": "another-key-" + "y" * 40})
-    with TestClient(create_app(dropped, factory, clock=clock, limiter=DatabaseLimiter()),
-                    base_url="https://paperpost.example") as c:
-        assert c.get(ROUTES[Purpose.unsubscribe].format(old[Purpose.unsubscribe])).status_code == 400
+    with TestClient(
+        create_app(dropped, factory, clock=clock, limiter=DatabaseLimiter()),
+        base_url="https://paperpost.example",
+    ) as c:
+        assert (
+            c.get(ROUTES[Purpose.unsubscribe].format(old[Purpose.unsubscribe])).status_code == 400
+        )
 
 
 def test_rotating_the_subscriber_secret_revokes(
@@ -228,7 +242,9 @@ def test_one_click_post(
     path = f"/unsubscribe/{token(factory, settings, Purpose.unsubscribe, sid)}"
     with TestClient(app, base_url="https://paperpost.example", follow_redirects=False) as provider:
         assert not provider.cookies
-        responses = [provider.post(path, **_one_click(path, encoding == "multipart")) for _ in range(3)]
+        responses = [
+            provider.post(path, **_one_click(path, encoding == "multipart")) for _ in range(3)
+        ]
     for response in responses:
         assert response.status_code == 200  # U8: never a redirect
         assert "location" not in response.headers
@@ -246,7 +262,9 @@ def test_one_click_with_an_empty_or_odd_body_still_unsubscribes(
 ) -> None:
     sid = subscriber(factory)
     path = f"/unsubscribe/{token(factory, settings, Purpose.unsubscribe, sid)}"
-    response = client.post(path, content=b"\x00\xff", headers={"Content-Type": "multipart/form-data"})
+    response = client.post(
+        path, content=b"\x00\xff", headers={"Content-Type": "multipart/form-data"}
+    )
     assert response.status_code == 200
     assert status_of(factory, sid) == SubscriberStatus.unsubscribed
 
@@ -298,6 +316,9 @@ def test_unsubscribe_of_an_erased_subscriber_is_a_plain_200(
         row = session.get(Subscriber, sid)
         assert row is not None
         session.delete(row)
-    response = client.post(path, content=b"List-Unsubscribe=One-Click",
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        path,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 200 and "no subscription" in response.text.lower()

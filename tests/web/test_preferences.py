@@ -63,11 +63,18 @@ def test_page_shows_the_current_settings(client: TestClient, prefs: tuple[int, s
 def test_save(client: TestClient, factory: sessionmaker[Session], prefs: tuple[int, str]) -> None:
     sid, path = prefs
     before = {i.value: i.id for i in row(factory, sid).interests}
-    response = client.post(path, data={**FORM, "csrf_token": csrf_of(client, path)}, follow_redirects=False)
+    response = client.post(
+        path, data={**FORM, "csrf_token": csrf_of(client, path)}, follow_redirects=False
+    )
     assert response.status_code == 303 and response.headers["location"] == f"{path}?saved=1"
     assert "Saved" in client.get(response.headers["location"]).text
     saved = row(factory, sid)
-    assert (saved.frequency, saved.weekday, saved.send_hour, saved.timezone) == ("weekly", 4, 18, "Asia/Tokyo")
+    assert (saved.frequency, saved.weekday, saved.send_hour, saved.timezone) == (
+        "weekly",
+        4,
+        18,
+        "Asia/Tokyo",
+    )
     assert (saved.format, saved.summary_style, saved.max_papers) == ("text", "ai", 7)
     after = {i.value: i.id for i in saved.interests}
     assert after["diffusion"] == before["diffusion"]  # unchanged lines keep their row
@@ -102,8 +109,11 @@ def test_pause_and_resume(
     ],
 )
 def test_invalid_input_changes_nothing(
-    client: TestClient, factory: sessionmaker[Session], prefs: tuple[int, str],
-    change: dict[str, str], message: str,
+    client: TestClient,
+    factory: sessionmaker[Session],
+    prefs: tuple[int, str],
+    change: dict[str, str],
+    message: str,
 ) -> None:
     sid, path = prefs
     response = client.post(path, data={**FORM, **change, "csrf_token": csrf_of(client, path)})
@@ -118,8 +128,9 @@ def test_csrf_is_required(
     token_field = csrf_of(client, path)
     assert client.post(path, data=FORM).status_code == 403  # no field
     assert client.post(path, data={**FORM, "csrf_token": "f" * 64}).status_code == 403  # wrong
-    cross = client.post(path, data={**FORM, "csrf_token": token_field},
-                        headers={"Sec-Fetch-Site": "cross-site"})
+    cross = client.post(
+        path, data={**FORM, "csrf_token": token_field}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert cross.status_code == 403
     with TestClient(app, base_url="https://paperpost.example") as stranger:  # no cookie
         assert stranger.post(path, data={**FORM, "csrf_token": token_field}).status_code == 403
@@ -128,7 +139,9 @@ def test_csrf_is_required(
 
 
 def test_expired_link_offers_a_fresh_one_by_mail(
-    client: TestClient, factory: sessionmaker[Session], settings: Settings,
+    client: TestClient,
+    factory: sessionmaker[Session],
+    settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import time
@@ -165,11 +178,13 @@ def account(client: TestClient, factory: sessionmaker[Session], path: str) -> st
 
 
 def test_export(client: TestClient, factory: sessionmaker[Session], prefs: tuple[int, str]) -> None:
-    sid, path = prefs
+    path = prefs[1]
     account_path = account(client, factory, path)
     page = client.get(account_path)
     assert page.status_code == 200 and 'id="export"' in page.text and 'id="delete"' in page.text
-    response = client.post(f"{account_path}/export", data={"csrf_token": csrf_of(client, account_path)})
+    response = client.post(
+        f"{account_path}/export", data={"csrf_token": csrf_of(client, account_path)}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert "attachment" in response.headers["content-disposition"]
@@ -188,7 +203,9 @@ def test_delete_keeps_only_a_suppression_hash(
     token_field = csrf_of(client, account_path)
     unticked = client.post(f"{account_path}/delete", data={"csrf_token": token_field})
     assert unticked.status_code == 400 and "Tick the box" in unticked.text
-    response = client.post(f"{account_path}/delete", data={"csrf_token": token_field, "confirm": "delete"})
+    response = client.post(
+        f"{account_path}/delete", data={"csrf_token": token_field, "confirm": "delete"}
+    )
     assert response.status_code == 200 and "deleted" in response.text
     with factory() as session:
         assert session.get(Subscriber, sid) is None
@@ -208,6 +225,13 @@ def test_account_pages_need_the_one_hour_link(
     prefs_token = path.rsplit("/", 1)[1]
     for action in ("", "/export", "/delete"):
         method = client.get if not action else client.post
-        response = method(f"/account/{prefs_token}{action}", **({} if not action else {"data": {"csrf_token": csrf_of(client, "/"), "confirm": "delete"}}))
+        response = method(
+            f"/account/{prefs_token}{action}",
+            **(
+                {}
+                if not action
+                else {"data": {"csrf_token": csrf_of(client, "/"), "confirm": "delete"}}
+            ),
+        )
         assert response.status_code == 400, action
     assert row(factory, sid).email == "ada@example.org"

@@ -37,8 +37,11 @@ def test_token_pages_are_not_cached(
 
 
 def test_declared_body_over_the_limit(client: TestClient) -> None:
-    response = client.post("/", content=b"x" * (64 * 1024 + 1),
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/",
+        content=b"x" * (64 * 1024 + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 413
 
 
@@ -47,8 +50,9 @@ def test_streamed_body_over_the_limit(client: TestClient) -> None:
         for _ in range(100):
             yield b"interests=" + b"y" * 4096
 
-    response = client.post("/preview", content=chunks(),
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/preview", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413
 
 
@@ -72,7 +76,9 @@ def test_production_refuses_the_dev_inbox() -> None:
     with pytest.raises((ConfigError, ValueError), match="DEV_INBOX"):
         Settings(
             _env_file=None,  # type: ignore[call-arg]
-            env="production", secret_key="k" * 40, public_base_url="https://p.example",
+            env="production",
+            secret_key="k" * 40,
+            public_base_url="https://p.example",
             dev_inbox=True,
         )
 

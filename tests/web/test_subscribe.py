@@ -3,14 +3,16 @@ the rate limits (RELIABILITY.md W5, W6)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.store.db import transaction
 from service.store.models import DeliveryKind, SubscriberStatus
 from service.track.events import suppress
-from service.store.db import transaction
 from tests.fakes import FakeClock
 from tests.web.conftest import client_from, csrf_of, outbox, subscriber
 
@@ -26,13 +28,23 @@ FORM = {
 
 
 def post(client: TestClient, data: dict[str, str], **kw: object):
-    return client.post("/", data={**data, "csrf_token": csrf_of(client, "/")}, follow_redirects=False, **kw)  # type: ignore[arg-type]
+    return client.post(
+        "/", data={**data, "csrf_token": csrf_of(client, "/")}, follow_redirects=False, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_form_page(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
-    for name in ("email", "interests", "timezone", "send_hour", "frequency", "weekday", "include_trending"):
+    for name in (
+        "email",
+        "interests",
+        "timezone",
+        "send_hour",
+        "frequency",
+        "weekday",
+        "include_trending",
+    ):
         assert f'name="{name}"' in page.text
     assert "cat:cs.CV" in page.text  # the syntax is explained
     assert 'value="Europe/Berlin"' in page.text and "data-guess" in page.text
@@ -65,7 +77,11 @@ def test_subscribe_queues_a_confirm_mail_and_redirects(
     ],
 )
 def test_errors_keep_what_was_typed(
-    client: TestClient, factory: sessionmaker[Session], change: dict[str, str], field: str, message: str
+    client: TestClient,
+    factory: sessionmaker[Session],
+    change: dict[str, str],
+    field: str,
+    message: str,
 ) -> None:
     data = {k: v for k, v in {**FORM, **change}.items() if v != ""}
     response = post(client, data)
@@ -76,13 +92,15 @@ def test_errors_keep_what_was_typed(
 
 
 def test_interest_error_names_the_line_and_position(client: TestClient) -> None:
-    response = post(client, {**FORM, "interests": 'diffusion\ncat:cs.CV OR'})
+    response = post(client, {**FORM, "interests": "diffusion\ncat:cs.CV OR"})
     assert response.status_code == 400
     assert "Line 2" in response.text and "at character" in response.text
 
 
 def test_typed_markup_is_escaped(client: TestClient) -> None:
-    response = post(client, {**FORM, "email": "<script>alert(1)</script>", "interests": "<b>x</b> OR"})
+    response = post(
+        client, {**FORM, "email": "<script>alert(1)</script>", "interests": "<b>x</b> OR"}
+    )
     assert "<script>alert(1)" not in response.text and "&lt;script&gt;" in response.text
     assert "<b>x</b>" not in response.text
 
@@ -108,8 +126,11 @@ def test_no_enumeration_same_response_for_every_state(
     for n, local in enumerate(["new", "pending", "active", "gone", "bounced", "erased"]):
         with client_from(app, f"198.51.100.{n}") as c:
             token = csrf_of(c, "/")
-            response = c.post("/", data={**FORM, "email": f"{local}@example.org", "csrf_token": token},
-                              follow_redirects=False)
+            response = c.post(
+                "/",
+                data={**FORM, "email": f"{local}@example.org", "csrf_token": token},
+                follow_redirects=False,
+            )
             headers = {k: v for k, v in response.headers.items() if k != "date"}
             answers.append((response.status_code, headers, response.content))
             followed = c.get(response.headers["location"])
@@ -133,7 +154,9 @@ def test_live_preview_fragment(client: TestClient) -> None:
     assert "never closed" in response.text
 
 
-def test_per_ip_limit_is_five_an_hour(client: TestClient, factory: sessionmaker[Session], clock: FakeClock) -> None:
+def test_per_ip_limit_is_five_an_hour(
+    client: TestClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
     codes = [post(client, {**FORM, "email": f"p{n}@example.org"}).status_code for n in range(6)]
     assert codes == [303] * 5 + [429]
     assert len(outbox(factory)) == 5
@@ -147,7 +170,9 @@ def test_per_address_limit_across_many_ips(app: FastAPI, factory: sessionmaker[S
     bodies = set()
     for n in range(6):
         with client_from(app, f"203.0.113.{n}") as c:
-            response = c.post("/", data={**FORM, "csrf_token": csrf_of(c, "/")}, follow_redirects=False)
+            response = c.post(
+                "/", data={**FORM, "csrf_token": csrf_of(c, "/")}, follow_redirects=False
+            )
             assert response.status_code == 303
             bodies.add(response.content)
     assert len(bodies) == 1
@@ -161,7 +186,10 @@ def test_denied_domain_is_refused_on_the_form(
     from service.web.app import create_app
 
     strict = web_settings.model_copy(update={"denied_domains": ["mailinator.com"]})
-    with TestClient(create_app(strict, factory, clock=clock, limiter=DatabaseLimiter()), base_url="https://paperpost.example") as c:
+    with TestClient(
+        create_app(strict, factory, clock=clock, limiter=DatabaseLimiter()),
+        base_url="https://paperpost.example",
+    ) as c:
         response = post(c, {**FORM, "email": "x@mailinator.com"})
     assert response.status_code == 400 and "cannot subscribe here" in response.text
     assert outbox(factory) == []
@@ -173,9 +201,34 @@ def test_manage_mails_a_preferences_link_without_enumeration(
     subscriber(factory, "ada@example.org")
     answers = []
     for email in ("ada@example.org", "nobody@example.org"):
-        response = client.post("/manage", data={"email": email, "csrf_token": csrf_of(client, "/manage")},
-                               follow_redirects=False)
+        response = client.post(
+            "/manage",
+            data={"email": email, "csrf_token": csrf_of(client, "/manage")},
+            follow_redirects=False,
+        )
         answers.append((response.status_code, response.headers["location"]))
     assert answers == [(303, "/link-sent")] * 2
     [mail] = outbox(factory)
     assert mail.kind == DeliveryKind.notice and "/preferences/" in mail.payload["action_url"]
+
+
+def test_preview_shows_this_weeks_matches(
+    client: TestClient, factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    from service.store.models import Paper
+
+    with transaction(factory) as session:
+        for n, (title, days) in enumerate(
+            [("Video diffusion models at scale", 1), ("Diffusion for protein design", 30),
+             ("Organ segmentation with transformers", 1)]
+        ):  # fmt: skip
+            when = clock.now - dt.timedelta(days=days)
+            session.add(Paper(arxiv_id=f"2611.0000{n}", title=title, summary="An abstract.",
+                              abs_url=f"https://arxiv.org/abs/2611.0000{n}", published_at=when,
+                              ingested_at=when, updated_at=when))  # fmt: skip
+    hits = client.post("/preview", data={"interests": "diffusion"}).text
+    assert "Video diffusion models at scale" in hits
+    assert "protein design" not in hits  # older than the week
+    assert 'href="https://arxiv.org/abs/2611.00000"' in hits
+    nothing = client.post("/preview", data={"interests": "GAN"}).text
+    assert "Organ segmentation" not in nothing and "Nothing from the last week" in nothing
