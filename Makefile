@@ -39,5 +39,11 @@ check: lint test
 bench: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/python -m tests.benchmarks
 
+# Screenshots of the web pages (docs/img/web-*.png), taken by the browser test in headless Chromium,
+# and of the digest email (docs/img/digest-*.png).
+screenshots: $(BIN)/.installed-$(EXTRAS)
+	PAPERPOST_SCREENSHOTS=1 $(BIN)/pytest tests/web/test_browser.py -q
+	$(BIN)/python -m tests.render.screenshots docs/img
+
 clean:
 	rm -rf var/demo var/mail

@@ -24,7 +24,7 @@ def web() -> bool:
     port = os.environ.get("PAPERPOST_WEB_PORT", "8000")
     url = f"http://127.0.0.1:{port}/healthz"
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - fixed local URL
+        with urllib.request.urlopen(url, timeout=5) as response:
             return bool(response.status == 200)
     except OSError as exc:
         print(f"{url}: {exc}", file=sys.stderr)

@@ -98,8 +98,10 @@ def cron(line: str, name: str) -> crontab:
     fields = line.split()
     if len(fields) != 5:
         raise ConfigError(f"{name}={line!r}: a cron line has 5 fields (minute hour day month wday)")
-    try:
-        return crontab(*fields)
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    try:  # Celery's positional order is not cron's: name every field
+        return crontab(minute=minute, hour=hour, day_of_month=day_of_month,
+                       month_of_year=month_of_year, day_of_week=day_of_week)  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"{name}={line!r}: {exc}") from exc
 

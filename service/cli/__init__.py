@@ -11,10 +11,10 @@ from service.cli import (
     doctor,
     ingest,
     interests,
+    match,
     papers,
     preview,
     runtime,
-    stages,
     stats,
     subscribers,
     suppressions,
@@ -31,7 +31,7 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(papers.app, name="papers")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(interests.app, name="interests")
-app.command("match")(stages.match)
+app.add_typer(match.app, name="match")
 app.command("plan")(deliveries.plan)
 app.command("deliver")(deliveries.deliver)
 app.add_typer(deliveries.app, name="deliveries")

@@ -156,11 +156,9 @@ def ingest_rss(
     chosen = list(categories or ctx.settings.arxiv_categories)
     with _fetcher(ctx) as fetcher, progress_bar(not as_json) as progress:
         if file is not None:
-            include = ctx.settings.rss_include_cross if cross is None else cross
             report = pipeline.ingest_path(
-                ctx.factory, ctx.settings, "rss", file, now,
-                include_cross=include, progress=progress,
-            )  # fmt: skip
+                ctx.factory, ctx.settings, "rss", file, now, include_cross=cross, progress=progress
+            )
         else:
             try:
                 report = pipeline.ingest_rss(

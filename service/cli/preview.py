@@ -9,7 +9,7 @@ import typer
 from sqlalchemy import select
 
 from service import pipeline, preview
-from service.cli.common import App, console, fail, now
+from service.cli.common import App, fail, now
 from service.send.compose import HeaderCheckError, HeaderValueError
 from service.send.dkim import DkimError
 from service.send.mailer import SmtpMailer
@@ -56,7 +56,7 @@ def preview_command(
     if not (html or text or eml):
         typer.echo(composed.text, nl=False)
     else:
-        console.print(f"subject: {composed.subject}", highlight=False, markup=False)
+        typer.echo(f"subject: {composed.subject}")
 
 
 def send_test(
@@ -80,4 +80,4 @@ def send_test(
         error, message_id = row.last_error, row.message_id
     if report.sent != 1:
         fail(f"not sent ({status}): {error or 'see `paperpost deliver` and the logs'}")
-    console.print(f"sent to {target}, Message-ID <{message_id}>", highlight=False, markup=False)
+    typer.echo(f"sent to {target}, Message-ID <{message_id}>")

@@ -42,9 +42,10 @@ def import_csv(
         fail(f"{path}: {exc}")
     if problems:
         for problem in problems[:200]:
-            err.print(f"{path}:{problem}")
+            err.print(f"{path}:{problem}", markup=False, highlight=False, soft_wrap=True)
         fail(
-            f"{len(problems)} bad rows in {path}; fix them and import again (nothing was imported)"
+            f"{len({p.line for p in problems})} bad rows ({len(problems)} problems) in {path}; "
+            "fix them and import again (nothing was imported)"
         )
     report = _apply(App(), rows, dry_run)
     if as_json:

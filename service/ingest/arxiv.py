@@ -32,6 +32,7 @@ from service.ingest.feeds import (
 )
 from service.ingest.http import Fetcher, FetchError
 from service.ingest.ids import InvalidArxivId, parse_arxiv_id
+from service.ingest.memory import gc_paused
 from service.ingest.model import Author, ParseResult, PayloadError, RawPaper
 
 API_URL = "https://export.arxiv.org/api/query"
@@ -44,7 +45,8 @@ class ArxivApiError(PayloadError):
 
 
 def parse(body: bytes) -> ParseResult:
-    return parse_tree(parse_xml(body, "arXiv API"))
+    with gc_paused():
+        return parse_tree(parse_xml(body, "arXiv API"))
 
 
 def parse_tree(root: Element) -> ParseResult:

@@ -30,6 +30,7 @@ from service.ingest.clean import (
 )
 from service.ingest.feeds import bounded, children, collect, local, parse_xml, text
 from service.ingest.ids import InvalidArxivId, parse_arxiv_id
+from service.ingest.memory import gc_paused
 from service.ingest.model import Author, ParseResult, PayloadError, RawPaper
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -52,6 +53,11 @@ def detect(body: bytes) -> str:
 
 
 def parse(body: bytes, name: str = "input") -> ParseResult:
+    with gc_paused():
+        return _parse(body, name)
+
+
+def _parse(body: bytes, name: str) -> ParseResult:
     if detect(body) == "xml":
         return parse_xml_file(body, name)
     data = _load_json(body, name)

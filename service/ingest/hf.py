@@ -22,6 +22,7 @@ from service.ingest.clean import (
 from service.ingest.feeds import Skip, bounded, collect, is_withdrawn
 from service.ingest.http import Fetcher
 from service.ingest.ids import InvalidArxivId, parse_arxiv_id
+from service.ingest.memory import gc_paused
 from service.ingest.model import Author, ParseResult, PayloadError, RawPaper
 
 BASE_URL = "https://huggingface.co"
@@ -34,11 +35,12 @@ Progress = Callable[[int, int | None], None]
 
 
 def parse(body: bytes) -> ParseResult:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"HF daily papers: not valid JSON ({exc})") from exc
-    return parse_items(data)
+    with gc_paused():
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise PayloadError(f"HF daily papers: not valid JSON ({exc})") from exc
+        return parse_items(data)
 
 
 def parse_items(data: Any) -> ParseResult:

@@ -35,6 +35,7 @@ from service.ingest.feeds import (
 )
 from service.ingest.http import Fetcher
 from service.ingest.ids import InvalidArxivId, find_arxiv_id, parse_arxiv_id
+from service.ingest.memory import gc_paused
 from service.ingest.model import Author, ParseResult, PayloadError, RawPaper
 
 FEED_URL = "https://rss.arxiv.org/rss"
@@ -46,7 +47,8 @@ _AUTHOR_SPLIT = re.compile(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+")
 
 
 def parse(body: bytes) -> ParseResult:
-    return parse_tree(parse_xml(body, "arXiv feed"))
+    with gc_paused():
+        return parse_tree(parse_xml(body, "arXiv feed"))
 
 
 def parse_tree(root: Element) -> ParseResult:

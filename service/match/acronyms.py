@@ -63,7 +63,9 @@ def learn(summaries: Iterable[str]) -> Acronyms:
     return {short: frozenset(forms) for short, forms in table.items()}
 
 
-def expand(term: TextTerm, acronyms: Acronyms, long_forms: Mapping[tuple[str, ...], str]) -> TextTerm:  # fmt: skip
+def expand(
+    term: TextTerm, acronyms: Acronyms, long_forms: Mapping[tuple[str, ...], str]
+) -> TextTerm:
     """The term with its acronym's long forms, or a long form with its acronym."""
     extra: list[Variant] = []
     short = acronym_of(term)

@@ -7,6 +7,7 @@ looked for once per paper.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -147,3 +148,22 @@ def acronym_of(term: TextTerm) -> str | None:
     if len(first.stems) == 1 and first.exact is not None and first.exact[0] is not None:
         return first.exact[0]
     return None
+
+
+def description_texts(value: str) -> list[str]:
+    """The descriptions a stored interest holds (raises InterestSyntaxError if it no longer
+    parses)."""
+    compiled = compile_text(value)
+    found = (t.text for c in compiled.clauses for t in c.terms if isinstance(t, DescriptionTerm))
+    return list(dict.fromkeys(found))
+
+
+def descriptions_of(values: Iterable[str]) -> set[str]:
+    """Every description held by these stored interests (those that no longer parse skipped)."""
+    found: set[str] = set()
+    for value in values:
+        try:
+            found.update(description_texts(value))
+        except ValueError:
+            continue
+    return found

@@ -58,7 +58,7 @@ def score_descriptions(
     papers, reference, by_text = vectors
     matrix = np.stack([by_text[term.text] for _, term, _ in descriptions]).astype(np.float32)
     mean, std = _similarity_stats(matrix, reference)
-    with_vector = papers.any(axis=1)
+    with_vector = np.asarray(papers.any(axis=1), dtype=bool)
     for start in range(0, len(docs), _BLOCK):
         stop = min(start + _BLOCK, len(docs))
         cosine = matrix @ papers[start:stop].T
@@ -109,7 +109,9 @@ def _coverage(
     present = np.zeros((len(words), len(docs)), dtype=np.float32)
     for paper, doc in enumerate(docs):
         for term_id in column.keys() & doc.hits.keys():
-            present[column[term_id], paper] = min(strength(doc.hits[term_id], doc, stats, config), 1.0)  # fmt: skip
+            present[column[term_id], paper] = min(
+                strength(doc.hits[term_id], doc, stats, config), 1.0
+            )
     idf = np.array([stats.idf(w) for w in words], dtype=np.float32)
     out = np.zeros((len(descriptions), len(docs)), dtype=np.float32)
     for start in range(0, len(descriptions), 2048):

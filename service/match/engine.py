@@ -118,8 +118,12 @@ def match_subscriptions(
             vectors = (targets, np.concatenate([targets, rest]), by_text)
         described = score_descriptions(percolator.descriptions, docs, stats, config, vectors)
     hits = percolator.match(docs, stats, described, config)
-    boosts = np.array([boost(p.upvotes, p.published_at or p.ingested_at, now, config) for p in papers])  # fmt: skip
-    table = combine(hits, percolator.excluding, subscriptions.holders, boosts, config.keep_per_subscriber)  # fmt: skip
+    boosts = np.array(
+        [boost(p.upvotes, p.published_at or p.ingested_at, now, config) for p in papers]
+    )
+    table = combine(
+        hits, percolator.excluding, subscriptions.holders, boosts, config.keep_per_subscriber
+    )
     return Matched(table, papers, len(compiled), invalid, len(percolator.descriptions), semantic)
 
 

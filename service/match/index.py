@@ -68,7 +68,12 @@ class TermIndex:
             self._automaton.make_automaton()
         self.has_text = bool(patterns)
 
-    def _add_text(self, term_id: int, term: TextTerm, patterns: dict[str, list[tuple[int, tuple[str | None, ...] | None]]]) -> None:  # fmt: skip
+    def _add_text(
+        self,
+        term_id: int,
+        term: TextTerm,
+        patterns: dict[str, list[tuple[int, tuple[str | None, ...] | None]]],
+    ) -> None:
         for variant in term.variants:
             key = f" {' '.join(variant.stems)} "
             patterns.setdefault(key, []).append((term_id, variant.exact))
@@ -117,7 +122,10 @@ class TermIndex:
         exact = field.exact
         for i in range(len(exact) - 1):
             if exact[i] in left_parts:
-                for term_id in self._single.get(stem(exact[i] + exact[i + 1]), ()):
+                whole = stem(exact[i] + exact[i + 1])
+                if not whole.startswith(exact[i]) or len(whole) - len(exact[i]) < 3:
+                    continue
+                for term_id in self._single.get(whole, ()):
                     if in_title or not self._title_only[term_id]:
                         doc.add(term_id, in_title, i)
 
@@ -134,7 +142,9 @@ class TermIndex:
             for ids, extra in ((short_ids, long_at), (long_ids, short_at)):
                 for term_id in ids:
                     if term_id in doc.hits:
-                        doc.hits[term_id][1].extend(p for p in extra if p not in doc.hits[term_id][1])
+                        doc.hits[term_id][1].extend(
+                            p for p in extra if p not in doc.hits[term_id][1]
+                        )
 
     def _scan_categories(self, doc: DocHits, listed: Sequence[str]) -> None:
         for category in listed:

@@ -89,7 +89,7 @@ def _word(source: str, start: int, out: list[Lexeme]) -> int:
             raise InterestSyntaxError(
                 f"“{name}:” is not a field paperpost knows.",
                 start,
-                'Use cat:, author:, title: or about:, or put the text in quotes to match it as is.',
+                "Use cat:, author:, title: or about:, or put the text in quotes to match it as is.",
             )
         out.append(Lexeme("field", name.lower(), start))
         if rest:

@@ -39,7 +39,9 @@ class InterestHit:
 
 
 @dataclass(frozen=True, slots=True)
-class _Clause:
+class ClauseIds:
+    """A clause with its terms as ids, sorted by role."""
+
     interest: int
     terms: tuple[int, ...]
     excluded: tuple[int, ...]
@@ -59,9 +61,9 @@ class Percolator:
         self._long_forms = by_long_form(self._acronyms)
         self._expanded: dict[TextTerm, TextTerm] = {}
         self.excluding = [exclude or c.exclusion_only for c, exclude in interests]
-        self.clauses: list[_Clause] = []
+        self.clauses: list[ClauseIds] = []
         for number, (compiled, _) in enumerate(interests):
-            for clause in _clauses_of(compiled):
+            for clause in clauses_of(compiled):
                 self.clauses.append(self._clause(number, clause))
         self.index = TermIndex(list(self._ids))
         self.descriptions = [
@@ -83,10 +85,10 @@ class Percolator:
             found = self._expanded[term] = expand(term, self._acronyms, self._long_forms)
         return found
 
-    def _clause(self, number: int, clause: Clause) -> _Clause:
+    def _clause(self, number: int, clause: Clause) -> ClauseIds:
         terms = tuple(self._term(t) for t in clause.terms)
         kinds = {self._term(t): t for t in clause.terms}
-        return _Clause(
+        return ClauseIds(
             number,
             terms,
             tuple(self._term(t) for t in clause.excluded),
@@ -123,72 +125,89 @@ class Percolator:
             described = descriptions.for_paper(paper)
             present = set(doc.hits) | set(doc.categories) | set(doc.authors) | set(described)
             candidates = {c for term in present for c in anchors.get(term, ())}
-            best: dict[int, list[tuple[float, tuple[str, ...]]]] = defaultdict(list)
+            best: dict[int, list[Scored]] = defaultdict(list)
             for number in candidates:
                 clause = self.clauses[number]
                 if not present.issuperset(clause.terms) or not present.isdisjoint(clause.excluded):
                     continue
-                best[clause.interest].append(self._score(clause, doc, stats, described, config))
-            for interest, scored in best.items():
-                scored.sort(key=lambda s: -s[0])
-                score = scored[0][0] + 0.1 * sum(s for s, _ in scored[1:])
+                scored = score_clause(clause, self.index.terms, doc, stats, described, config)
+                best[clause.interest].append(scored)
+            for interest, options in best.items():
+                score, reasons = best_of(options)
                 if self.excluding[interest] or score >= config.threshold:
-                    found.append(InterestHit(interest, paper, score, scored[0][1]))
+                    found.append(InterestHit(interest, paper, score, reasons))
         return found
 
-    def _score(
-        self,
-        clause: _Clause,
-        doc: DocHits,
-        stats: CorpusStats,
-        described: dict[int, tuple[float, str]],
-        config: MatchConfig,
-    ) -> tuple[float, tuple[str, ...]]:
-        parts: list[float] = []
-        reasons: list[str] = []
-        if clause.text:
-            parts.append(self._text_score(clause.text, doc, stats, config, reasons))
-        for term_id in clause.descriptions:
-            score, reason = described[term_id]
-            parts.append(score)
-            reasons.append(reason)
-        for term_id in clause.filters:
-            reasons.append(self._filter_reason(term_id, doc))
-        if parts:
-            total = sum(parts) / len(parts)
-        else:
-            has_author = any(t in doc.authors for t in clause.filters)
-            total = 1.0 if has_author else config.category_score
-        return total, tuple(reasons[:MAX_REASONS])
 
-    def _text_score(
-        self,
-        term_ids: tuple[int, ...],
-        doc: DocHits,
-        stats: CorpusStats,
-        config: MatchConfig,
-        reasons: list[str],
-    ) -> float:
-        weighted = weights = 0.0
-        spans = []
-        for term_id in term_ids:
-            entry = doc.hits[term_id]
-            idf = stats.idf(term_id)
-            weighted += idf * strength(entry, doc, stats, config)
-            weights += idf
-            term = self.index.terms[term_id]
-            assert isinstance(term, TextTerm)
-            spans.append((entry[0], entry[1], len(term.variants[0].stems)))
-            reasons.append(f"“{term.label}” in {'title' if entry[0] else 'abstract'}")
-        return (weighted / weights if weights else 0.0) * proximity(spans)
+Scored = tuple[float, tuple[str, ...]]
 
-    def _filter_reason(self, term_id: int, doc: DocHits) -> str:
+
+def best_of(options: Sequence[Scored]) -> Scored:
+    """An interest's score: its best clause, plus a little for each other clause it meets."""
+    ranked = sorted(options, key=lambda s: -s[0])
+    return ranked[0][0] + 0.1 * sum(s for s, _ in ranked[1:]), ranked[0][1]
+
+
+def score_clause(
+    clause: ClauseIds,
+    terms: Sequence[Term],
+    doc: DocHits,
+    stats: CorpusStats,
+    described: dict[int, tuple[float, str]],
+    config: MatchConfig,
+) -> Scored:
+    """A met clause's normalised score and reasons: its words and phrases (rarity-weighted,
+    with proximity) and descriptions count; categories and authors only filter."""
+    parts: list[float] = []
+    reasons: list[str] = []
+    if clause.text:
+        parts.append(_text_score(clause.text, terms, doc, stats, config, reasons))
+    for term_id in clause.descriptions:
+        score, reason = described[term_id]
+        parts.append(score)
+        reasons.append(reason)
+    for term_id in clause.filters:
         if term_id in doc.categories:
-            return f"category {doc.categories[term_id]}"
-        return f"author {doc.authors[term_id]}"
+            reasons.append(f"category {doc.categories[term_id]}")
+        else:
+            reasons.append(f"author {doc.authors[term_id]}")
+    if parts:
+        total = sum(parts) / len(parts)
+    else:
+        total = 1.0 if any(t in doc.authors for t in clause.filters) else config.category_score
+    return total, tuple(reasons[:MAX_REASONS])
 
 
-def _clauses_of(compiled: CompiledInterest) -> tuple[Clause, ...]:
+def _text_score(
+    term_ids: tuple[int, ...],
+    terms: Sequence[Term],
+    doc: DocHits,
+    stats: CorpusStats,
+    config: MatchConfig,
+    reasons: list[str],
+) -> float:
+    weighted = weights = 0.0
+    spans = []
+    labels = []
+    for term_id in term_ids:
+        entry = doc.hits[term_id]
+        idf = stats.idf(term_id)
+        weighted += idf * strength(entry, doc, stats, config)
+        weights += idf
+        term = terms[term_id]
+        assert isinstance(term, TextTerm)
+        spans.append((entry[0], entry[1], len(term.variants[0].stems)))
+        labels.append((term.label, "title" if entry[0] else "abstract"))
+    near = proximity(spans)
+    if len(labels) > 1 and near >= 0.95:  # together: one reason, "“diffusion video” in title"
+        phrase = " ".join(label for label, _ in labels)
+        reasons.append(f"“{phrase}” in {'title' if near == 1.0 else 'abstract'}")
+    else:
+        reasons.extend(f"“{label}” in {where}" for label, where in labels)
+    return (weighted / weights if weights else 0.0) * near
+
+
+def clauses_of(compiled: CompiledInterest) -> tuple[Clause, ...]:
     """An exclusion-only interest ("-survey -review") hits a paper with any excluded term."""
     if not compiled.exclusion_only:
         return compiled.clauses

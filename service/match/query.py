@@ -129,8 +129,10 @@ def _kind(root: Node) -> str:
 
 def _check_meaningful(root: Node) -> None:
     words = [a for a in atoms(root, positive_only=True) if isinstance(a, Keyword)]
-    if words and all(w.ignored for w in words) and len(atoms(root, positive_only=True)) == len(
+    if (
         words
+        and all(w.ignored for w in words)
+        and len(atoms(root, positive_only=True)) == len(words)
     ):
         common = ", ".join(f"“{w.text}”" for w in words)
         raise InterestSyntaxError(

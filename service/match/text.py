@@ -37,8 +37,7 @@ _PROTECTED = {
 }  # fmt: skip
 _NOT_BRITISH = {"precise", "concise", "precisely", "concisely"}
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
+_STOPWORDS = """a about above after again against all also am an and any are as at be because been
     before being below between both but by can could did do does doing down during each few for
     from further had has have having he her here hers him his how i if in into is it its itself
     just me more most my no nor not now of off on once only or other our ours out over own same
@@ -46,8 +45,8 @@ STOPWORDS = frozenset(
     through to too under until up very was we were what when where which while who whom why will
     with would you your via using use used based like e.g i.e etc toward towards within without
     paper papers work works new novel propose proposed approach approaches method methods
-    show shows shown study studies result results""".split()
-)
+    show shows shown study studies result results"""
+STOPWORDS = frozenset(_STOPWORDS.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,7 @@ def exact_form(word: str) -> str:
 
 
 def is_acronym(word: str) -> bool:
-    """"GAN", "CTR", "ViT", "LoRA", "S4": short words with two or more capitals."""
+    """Acronym-like: "GAN", "CTR", "ViT", "LoRA", "S4" (two capitals, or one and a digit)."""
     capitals = sum(c.isupper() for c in word)
     return 2 <= len(word) <= 8 and (capitals >= 2 or (capitals == 1 and word[-1].isdigit()))
 

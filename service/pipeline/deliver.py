@@ -138,21 +138,8 @@ async def _window(batch: _Batch, ids: Sequence[int]) -> None:
         _release(batch, prepared, "dry run")
         return
     slots = asyncio.Semaphore(batch.settings.smtp_pool_size)
-    sends = [asyncio.ensure_future(_send(batch, slots, p)) for p in prepared]
-    held: list[Prepared] = []
-    for finished in asyncio.as_completed(sends):
-        p, result, seconds = await finished
-        if result is None:
-            held.append(p)
-            continue
-        with log_context(delivery_id=p.delivery_id):
-            if result.outcome == "sent":
-                batch.checkpoint("C2")
-            record_outcome(batch.factory, batch.settings, p, result, batch.clock(), seconds,
-                           batch.report)  # fmt: skip
-            if result.outcome == "sent":
-                batch.checkpoint("C3")
-        _note_stop(batch, result)
+    results = await asyncio.gather(*(_send(batch, slots, p) for p in prepared))
+    held = [p for p, sent in zip(prepared, results, strict=True) if not sent]
     if held:
         _release(batch, held, f"not sent: {batch.stop}")
 
@@ -164,18 +151,26 @@ def _note_stop(batch: _Batch, result: SendResult) -> None:
         batch.stop = "unreachable"
 
 
-async def _send(
-    batch: _Batch, slots: asyncio.Semaphore, p: Prepared
-) -> tuple[Prepared, SendResult | None, float]:
-    """None when the batch stopped before this message's turn."""
+async def _send(batch: _Batch, slots: asyncio.Semaphore, p: Prepared) -> bool:
+    """Send one message and commit its outcome while holding a pool slot, so at most
+    ``smtp_pool_size`` replies per process are ever unrecorded; False when the batch stopped
+    before this message's turn."""
     async with slots:
-        if batch.stop is not None:
-            return p, None, 0.0
+        if batch.stop in ("paused", "unreachable"):
+            return False
         await batch.limiter.wait(p.message.recipient.rpartition("@")[2])
         started = time.perf_counter()
         with log_context(delivery_id=p.delivery_id):
             result = await batch.mailer.send(p.message)
-        return p, result, time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            if result.outcome == "sent":
+                batch.checkpoint("C2")
+            record_outcome(batch.factory, batch.settings, p, result, batch.clock(), seconds,
+                           batch.report)  # fmt: skip
+            if result.outcome == "sent":
+                batch.checkpoint("C3")
+        _note_stop(batch, result)
+        return True
 
 
 def _paused_now(batch: _Batch) -> bool:
@@ -194,9 +189,9 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
         claimed = ledger.claim_many(session, ids, now, lease, kinds=kinds)
         if paused and len(claimed) < len(ids):
             batch.stop = "paused"
+        batch.report.not_claimed += len(ids) - len(claimed)
         if settings.daily_send_cap and claimed and not batch.dry_run:
             claimed = _within_cap(batch, session, claimed, now)
-        batch.report.not_claimed += len(ids) - len(claimed)
         rows = ledger.load_for_sending(session, claimed)
         suppressed = sending.suppressed_among(session, [r.address for r in rows if r.address])
         prepared = []

@@ -162,15 +162,15 @@ def ingest_path(
     clock: Clock,
     *,
     fetcher: Fetcher | None = None,
-    include_cross: bool = True,
+    include_cross: bool | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
     """A saved answer of ``source`` (format detected from the content), recorded as a run
     of that source; ``fetcher`` set: HF papers are looked up on arXiv as after a fetch."""
+    cross = settings.rss_include_cross if include_cross is None else include_cross
 
     def load() -> ParseResult:
-        parsed = files.read(path)
-        return follow_announcements(parsed, include_cross) if source == "rss" else parsed
+        return follow_announcements(files.read(path), cross)
 
     return run(factory, settings, source, str(path), clock, load, fetcher, progress)
 

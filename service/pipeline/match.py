@@ -1,91 +1,189 @@
-"""Use case: match new papers against every interest, and new interests against recent papers."""
+"""Use case: match new papers against every interest, and new interests against recent papers.
+
+The beat job. Papers marked ``match_pending`` (inserted, or title, abstract or categories
+changed) are run once against the index of every active subscriber's interests; subscribers
+with a new or edited interest (``backfill_pending``) get the papers of the window run against
+all their interests, so a first digest is not empty. Rarity statistics come from the window's
+papers, as in ``paperpost match test``. Sentence vectors (papers, descriptions) are computed
+once, outside the matching transaction, and stored.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, or_, select, update
+import numpy as np
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from service.match.engine import InterestIndex, match_papers
-from service.match.types import InterestSpec, PaperDoc
+from service.config import Settings
+from service.match.compile import descriptions_of
+from service.match.engine import match_subscriptions
+from service.match.score import MatchConfig, config_from
+from service.match.semantic import Encoder, load_encoder, pack, paper_text, unpack
+from service.match.types import PaperDoc
+from service.observability.metrics import MATCHES_WRITTEN
 from service.pipeline._types import Factory
+from service.store import matching
 from service.store.db import transaction
-from service.store.models import (
-    Interest,
-    Match,
-    Paper,
-    Subscriber,
-    SubscriberStatus,
-)
-from service.store.sql import insert_ignore
+from service.store.models import Paper
+from service.store.sql import dialect_name
+
+log = logging.getLogger(__name__)
+_LOCK = 0x7061_7065_726D  # "paperm": one match job at a time on PostgreSQL
+_EMBED_BATCH = 64
 
 
 @dataclass
 class MatchReport:
-    papers: int = 0
-    interests: int = 0
-    matches: int = 0
+    papers: int = 0  # pending papers matched against every interest
+    interests: int = 0  # distinct active interests indexed
+    matches: int = 0  # (subscriber, paper) rows written
+    backfilled: int = 0  # subscribers whose new interests were run against the window
+    window: int = 0  # papers in the window (rarity statistics, backfill)
+    embedded_papers: int = 0
+    embedded_descriptions: int = 0
+    invalid: int = 0  # stored interests that no longer parse (skipped, logged)
+    semantic: bool = False
+    skipped: bool = False  # another match job was running
+    seconds: float = 0.0
 
 
-def match_new_papers(factory: Factory, now: dt.datetime, window_days: int = 7) -> MatchReport:
+def match_new_papers(
+    factory: Factory,
+    now: dt.datetime,
+    window_days: int = 7,
+    *,
+    settings: Settings | None = None,
+    encoder: Encoder | None = None,
+) -> MatchReport:
     """Run pending papers against all interests, and new interests against recent papers."""
-    report = MatchReport()
+    started = time.perf_counter()
+    config = config_from(settings) if settings is not None else MatchConfig()
     since = now - dt.timedelta(days=window_days)
+    report = MatchReport()
+    if encoder is None and _has_descriptions(factory):
+        encoder = load_encoder(settings.match_semantic if settings is not None else "auto")
+    if encoder is not None:
+        report.embedded_papers = embed_papers(factory, encoder, since)
+        report.embedded_descriptions = embed_descriptions(factory, encoder, now)
     with transaction(factory) as session:
-        interests = _active_interests(session)
-        report.interests = len(interests)
-        pending = _paper_docs(session, Paper.match_pending.is_(True))
-        report.papers = len(pending)
-        found = match_papers(pending, InterestIndex(list(interests))) if interests else []
-        fresh = [i for i, new in interests.items() if new]
-        if fresh:
-            recent = _paper_docs(session, Paper.published_at >= since, Paper.ingested_at >= since)
-            found += match_papers(recent, InterestIndex(fresh))
-        report.matches = _store_matches(session, found, now)
-        session.execute(
-            update(Paper).where(Paper.match_pending.is_(True)).values(match_pending=False)
-        )
-        session.execute(update(Interest).values(backfill_pending=False))
+        if not _lock(session):
+            report.skipped = True
+            return report
+        _match(session, report, config, now, since, encoder)
+    report.seconds = round(time.perf_counter() - started, 3)
+    MATCHES_WRITTEN.inc(report.matches)
     return report
 
 
-def _active_interests(session: Session) -> dict[InterestSpec, bool]:
-    rows = session.execute(
-        select(Interest.id, Interest.subscriber_id, Interest.value, Interest.weight,
-               Interest.backfill_pending)
-        .join(Subscriber)
-        .where(Subscriber.status == SubscriberStatus.active, Interest.negated.is_(False))
-    )  # fmt: skip
-    return {InterestSpec(i, s, v, w): bool(new) for i, s, v, w, new in rows}
-
-
-def _paper_docs(session: Session, *where: ColumnElement[bool]) -> list[PaperDoc]:
-    """Papers meeting any of the conditions, as match documents."""
-    papers = session.scalars(select(Paper).where(or_(*where)))
-    return [
-        PaperDoc(
-            id=p.id,
-            arxiv_id=p.arxiv_id,
-            title=p.title,
-            summary=p.summary,
-            authors=tuple(a["name"] for a in p.authors),
-            categories=tuple(p.categories),
-            upvotes=p.upvotes,
-            published_at=p.published_at,
+def _match(
+    session: Session,
+    report: MatchReport,
+    config: MatchConfig,
+    now: dt.datetime,
+    since: dt.datetime,
+    encoder: Encoder | None,
+) -> None:
+    pending = matching.pending_versions(session)
+    backfill = matching.backfill_subscribers(session)
+    if not pending and not backfill:
+        return
+    window = matching.paper_docs(session, matching.in_window(since), Paper.id.in_(list(pending)))
+    report.window = len(window)
+    vectors: dict[str, np.ndarray] | None = None
+    if pending:
+        targets = [p for p in window if p.id in pending]
+        subscriptions = matching.subscriptions(session)
+        if encoder is not None:
+            vectors = matching.text_vectors(session, descriptions_of(subscriptions.values))
+        found = match_subscriptions(
+            targets, subscriptions, now=now, config=config, reference=window,
+            encoder=encoder, text_vectors=vectors,
+        )  # fmt: skip
+        report.papers, report.interests, report.invalid = (
+            len(targets),
+            found.interests,
+            found.invalid,
         )
-        for p in papers
-    ]
+        report.semantic = found.semantic
+        report.matches += matching.replace_matches(session, found.table, targets, now)
+    if backfill:
+        if encoder is not None and vectors is None:
+            vectors = matching.text_vectors(
+                session, descriptions_of(matching.description_values(session))
+            )
+        report.matches += _backfill(session, backfill, window, config, now, encoder, vectors)
+        report.backfilled = len(backfill)
+    matching.clear_pending(session, pending)
+    matching.finish_backfill(session, backfill)
 
 
-def _store_matches(session: Session, found: Sequence[object], now: dt.datetime) -> int:
-    rows = [
-        {"subscriber_id": m.subscriber_id, "paper_id": m.paper_id, "score": m.score,  # type: ignore[attr-defined]
-         "reasons": list(m.reasons), "created_at": now}  # type: ignore[attr-defined]
-        for m in found
-    ]  # fmt: skip
-    for start in range(0, len(rows), 5_000):
-        session.execute(insert_ignore(session, Match), rows[start : start + 5_000])
-    return len(rows)
+def _backfill(
+    session: Session,
+    subscribers: Sequence[int],
+    window: Sequence[PaperDoc],
+    config: MatchConfig,
+    now: dt.datetime,
+    encoder: Encoder | None,
+    vectors: dict[str, np.ndarray] | None,
+) -> int:
+    """The window's papers against every interest of these subscribers; their undelivered
+    matches in the window are replaced (an edited interest drops what no longer matches)."""
+    written = 0
+    for start in range(0, len(subscribers), 5_000):
+        chunk = subscribers[start : start + 5_000]
+        found = match_subscriptions(
+            window, matching.subscriptions(session, chunk), now=now, config=config,
+            reference=window, encoder=encoder, text_vectors=vectors,
+        )  # fmt: skip
+        written += matching.replace_matches(session, found.table, window, now, chunk)
+    return written
+
+
+def _has_descriptions(factory: Factory) -> bool:
+    with transaction(factory) as session:
+        return matching.has_descriptions(session)
+
+
+def _lock(session: Session) -> bool:
+    if dialect_name(session) != "postgresql":
+        return True  # SQLite: BEGIN IMMEDIATE already serialises writers
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK}))
+
+
+def embed_papers(factory: Factory, encoder: Encoder, since: dt.datetime) -> int:
+    """Vectors for the window's and the pending papers that have none (or a stale one),
+    computed outside any transaction and stored in small ones."""
+    with transaction(factory) as session:
+        papers = matching.paper_docs(
+            session, matching.in_window(since), Paper.match_pending.is_(True)
+        )
+    missing = [p for p in papers if unpack(p.embedding, paper_text(p.title, p.summary)) is None]
+    for start in range(0, len(missing), _EMBED_BATCH):
+        batch = missing[start : start + _EMBED_BATCH]
+        texts = [paper_text(p.title, p.summary) for p in batch]
+        blobs = {
+            p.id: pack(vector, text)
+            for p, text, vector in zip(batch, texts, encoder.encode(texts), strict=True)
+        }
+        with transaction(factory) as session:
+            matching.store_paper_vectors(session, blobs)
+    return len(missing)
+
+
+def embed_descriptions(factory: Factory, encoder: Encoder, now: dt.datetime) -> int:
+    """Each distinct description embedded once and stored, shared by all who wrote it."""
+    with transaction(factory) as session:
+        texts = descriptions_of(matching.description_values(session))
+        missing = sorted(texts - matching.text_vectors(session, texts).keys())
+    for start in range(0, len(missing), _EMBED_BATCH * 8):
+        batch = missing[start : start + _EMBED_BATCH * 8]
+        vectors = dict(zip(batch, encoder.encode(batch), strict=True))
+        with transaction(factory) as session:
+            matching.store_text_vectors(session, vectors, now)
+    return len(missing)

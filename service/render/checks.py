@@ -46,6 +46,8 @@ class _Walker(HTMLParser):
             self.problems.append(f"D15: text colour equals background on <{tag}>")
         if tag == "img":
             self.images += 1
+            if not (values.get("alt") or "").strip():
+                self.problems.append("D16: <img> without alt text")
         if tag == "a":
             self._href, self._link_text = values.get("href") or "", []
             self._check_href(self._href)

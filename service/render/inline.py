@@ -12,7 +12,7 @@ The stylesheet uses simple selectors only, so a template fragment inlines like t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 
 import css_inline
 from jinja2 import Environment, TemplateSyntaxError
@@ -95,12 +95,14 @@ def _layout(html: str) -> list[tuple[int, str, str]]:
     return text + attributes
 
 
-def marked_filter(open_tag: str) -> Callable[[Iterable[Segment]], Markup]:
+def marked_filter(open_tag: str) -> Callable[[Sequence[Segment]], Markup]:
     """The ``marked`` filter: text runs as HTML, every run escaped, matched words wrapped in
     ``open_tag`` (``<strong class="mark" ...>``). Faster than a template loop per field."""
     close = "</strong>"
 
-    def marked(parts: Iterable[Segment]) -> Markup:
+    def marked(parts: Sequence[Segment]) -> Markup:
+        if len(parts) == 1 and not parts[0].mark:
+            return escape(parts[0].text)
         # Every run is escaped; the only markup is the fixed tag.
         return Markup(  # noqa: S704
             "".join(
@@ -122,10 +124,10 @@ class InlineCss(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self._css: str | None = None
-        self._marked: Callable[[Iterable[Segment]], Markup] | None = None
+        self._marked: Callable[[Sequence[Segment]], Markup] | None = None
         environment.filters["marked"] = self.marked
 
-    def marked(self, parts: Iterable[Segment]) -> Markup:
+    def marked(self, parts: Sequence[Segment]) -> Markup:
         if self._marked is None:
             sample = css_inline.inline_fragment(f"{MARK_TAG}x</strong>", self.stylesheet())
             self._marked = marked_filter(sample[: sample.index(">x</strong>") + 1])

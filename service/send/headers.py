@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _BAD = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e"
@@ -90,6 +91,7 @@ def fold(name: str, tokens: list[str]) -> str:
     return "\r\n".join(lines)
 
 
+@lru_cache(maxsize=4096)  # an edition's subjects repeat from reader to reader
 def unstructured(name: str, value: str, limit: int = 200) -> str:
     """A Subject-like header: plain folded ASCII when that is safe, encoded words otherwise
     (non-ASCII text, or text containing ``=?`` that a reader would decode as an encoded word)."""

@@ -83,7 +83,9 @@ def window(session: Session, since: dt.datetime) -> Window:
             select(Event.kind, func.count())
             .where(Event.created_at >= since, Event.kind.in_(HARD_BOUNCE_EVENTS + COMPLAINT_EVENTS))
             .group_by(Event.kind)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     return Window(
         since=since,
@@ -103,7 +105,9 @@ def outbox(session: Session, now: dt.datetime) -> Outbox:
             select(Delivery.status, func.count())
             .where(Delivery.status.in_(waiting))
             .group_by(Delivery.status)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     due_rows = and_(
         Delivery.next_attempt_at <= now,

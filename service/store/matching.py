@@ -14,16 +14,33 @@ from sqlalchemy.orm import Session
 
 from service.match.combine import Holders, MatchTable
 from service.match.engine import Subscriptions
-from service.match.semantic import pack, unpack
+from service.match.semantic import pack, unpack, vector_key
 from service.match.types import PaperDoc
-from service.store.models import Interest, InterestKind, Match, Paper, Subscriber, SubscriberStatus
+from service.store.models import (
+    Interest,
+    InterestKind,
+    Match,
+    Paper,
+    Subscriber,
+    SubscriberStatus,
+    TextVector,
+)
 from service.store.sql import dialect_name, insert_ignore
 
 _PAPER_COLUMNS = (
-    Paper.id, Paper.arxiv_id, Paper.title, Paper.summary, Paper.authors, Paper.categories,
-    Paper.upvotes, Paper.published_at, Paper.ingested_at, Paper.abs_url, Paper.embedding,
+    Paper.id,
+    Paper.arxiv_id,
+    Paper.title,
+    Paper.summary,
+    Paper.authors,
+    Paper.categories,
+    Paper.upvotes,
+    Paper.published_at,
+    Paper.ingested_at,
+    Paper.abs_url,
+    Paper.embedding,
     Paper.updated_at,
-)  # fmt: skip
+)
 
 
 def in_window(since: dt.datetime) -> ColumnElement[bool]:
@@ -132,30 +149,44 @@ def store_paper_vectors(session: Session, vectors: Mapping[int, bytes]) -> None:
         )
 
 
-def description_vectors(session: Session, texts: Iterable[str]) -> dict[str, np.ndarray]:
-    """Stored vectors of these descriptions (by interest text), where still valid."""
-    wanted = set(texts)
-    found: dict[str, np.ndarray] = {}
-    rows = session.execute(
-        select(Interest.value, Interest.embedding).where(
-            Interest.kind == InterestKind.text, Interest.embedding.is_not(None)
-        )
+def description_values(session: Session) -> list[str]:
+    """The distinct text of active subscribers' description interests."""
+    rows = session.scalars(
+        select(Interest.value)
+        .join(Subscriber, Subscriber.id == Interest.subscriber_id)
+        .where(Interest.kind == InterestKind.text, Subscriber.status == SubscriberStatus.active)
+        .distinct()
     )
-    for value, blob in rows:
-        if value in wanted and value not in found:
-            vector = unpack(blob, value)
+    return list(rows)
+
+
+def text_vectors(session: Session, texts: Iterable[str]) -> dict[str, np.ndarray]:
+    """The stored vectors of these descriptions (absent ones are left out)."""
+    by_key = {vector_key(text): text for text in texts}
+    found: dict[str, np.ndarray] = {}
+    keys = list(by_key)
+    for start in range(0, len(keys), 1_000):
+        rows = session.execute(
+            select(TextVector.key, TextVector.vector).where(
+                TextVector.key.in_(keys[start : start + 1_000])
+            )
+        )
+        for key, blob in rows:
+            vector = unpack(blob, by_key[key])
             if vector is not None:
-                found[value] = vector
+                found[by_key[key]] = vector
     return found
 
 
-def store_description_vectors(session: Session, vectors: Mapping[str, np.ndarray]) -> None:
-    for value, vector in vectors.items():
-        session.execute(
-            update(Interest)
-            .where(Interest.value == value, Interest.kind == InterestKind.text)
-            .values(embedding=pack(vector, value))
-        )
+def store_text_vectors(
+    session: Session, vectors: Mapping[str, np.ndarray], now: dt.datetime
+) -> None:
+    rows = [
+        {"key": vector_key(text), "vector": pack(vector, text), "created_at": now}
+        for text, vector in vectors.items()
+    ]
+    for start in range(0, len(rows), 1_000):
+        session.execute(insert_ignore(session, TextVector), rows[start : start + 1_000])
 
 
 def replace_matches(
@@ -184,7 +215,9 @@ def replace_matches(
     return _insert_matches(session, table, ids, reasons, now)
 
 
-def _rows(table: MatchTable, ids: np.ndarray, reasons: list[str]) -> Iterable[tuple[int, int, float, str]]:  # fmt: skip
+def _rows(
+    table: MatchTable, ids: np.ndarray, reasons: list[str]
+) -> Iterable[tuple[int, int, float, str]]:
     return zip(
         table.subscribers.tolist(),
         ids.tolist(),
@@ -194,12 +227,21 @@ def _rows(table: MatchTable, ids: np.ndarray, reasons: list[str]) -> Iterable[tu
     )
 
 
-def _insert_matches(session: Session, table: MatchTable, ids: np.ndarray, reasons: list[str], now: dt.datetime) -> int:  # fmt: skip
+def _insert_matches(
+    session: Session, table: MatchTable, ids: np.ndarray, reasons: list[str], now: dt.datetime
+) -> int:
     written = 0
     batch: list[dict[str, Any]] = []
     for sub, pid, score, why in _rows(table, ids, reasons):
-        batch.append({"subscriber_id": sub, "paper_id": pid, "score": score,
-                      "reasons": json.loads(why), "created_at": now})  # fmt: skip
+        batch.append(
+            {
+                "subscriber_id": sub,
+                "paper_id": pid,
+                "score": score,
+                "reasons": json.loads(why),
+                "created_at": now,
+            }
+        )
         if len(batch) == 5_000:
             written += _insert_batch(session, batch)
             batch = []
@@ -211,7 +253,9 @@ def _insert_batch(session: Session, batch: list[dict[str, Any]]) -> int:
     return len(batch)
 
 
-def _copy_matches(session: Session, table: MatchTable, ids: np.ndarray, reasons: list[str], now: dt.datetime) -> int:  # fmt: skip
+def _copy_matches(
+    session: Session, table: MatchTable, ids: np.ndarray, reasons: list[str], now: dt.datetime
+) -> int:
     """COPY into a temporary table, then one INSERT ... SELECT that skips rows a digest holds."""
     session.execute(
         text(
@@ -219,7 +263,7 @@ def _copy_matches(session: Session, table: MatchTable, ids: np.ndarray, reasons:
             "score double precision, reasons json) ON COMMIT DROP"
         )
     )
-    cursor = session.connection().connection.cursor()  # type: ignore[attr-defined]
+    cursor = session.connection().connection.cursor()
     with cursor.copy("COPY match_load FROM STDIN") as copy:
         for row in _rows(table, ids, reasons):
             copy.write_row(row)

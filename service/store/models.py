@@ -213,6 +213,17 @@ class Interest(Base):
     subscriber: Mapped[Subscriber] = relationship(back_populates="interests")
 
 
+class TextVector(Base):
+    """A description's sentence vector, computed once per distinct text and model
+    (service.match.semantic); many subscribers may share one description."""
+
+    __tablename__ = "text_vectors"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)  # fingerprint of model + text
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[utc] = mapped_column(default=utcnow)
+
+
 class Match(Base):
     __tablename__ = "matches"
 

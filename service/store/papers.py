@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import String, Table, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.ingest.memory import gc_paused
 from service.ingest.model import Author, RawPaper
 from service.store.bulk import insert_ignore_many, update_many
 from service.store.models import Paper
@@ -57,9 +58,10 @@ def upsert_papers(session: Session, papers: Iterable[RawPaper], now: dt.datetime
     for paper in papers:
         grouped.setdefault(paper.arxiv_id, []).append(paper)
     ids = sorted(grouped)
-    for start in range(0, len(ids), CHUNK):
-        chunk = {arxiv_id: grouped[arxiv_id] for arxiv_id in ids[start : start + CHUNK]}
-        _upsert_chunk(session, chunk, now, result)
+    with gc_paused():
+        for start in range(0, len(ids), CHUNK):
+            chunk = {arxiv_id: grouped[arxiv_id] for arxiv_id in ids[start : start + CHUNK]}
+            _upsert_chunk(session, chunk, now, result)
     return result
 
 

@@ -28,11 +28,11 @@ from service.track.events import (
     add_subscriber,
     erase_subscriber,
     is_suppressed,
+    new_interest,
     record_event,
     suppress,
     unsubscribe,
 )
-from service.track.interests import interest_kind
 from service.track.subscription import SubscriptionRequest, queue_confirmation, set_interests
 
 EDITABLE = (
@@ -201,9 +201,9 @@ def add_interest(
     session: Session, subscriber_id: int, value: str, now: dt.datetime
 ) -> InterestRecord:
     subscriber = _get(session, subscriber_id)
-    if any(i.value == value for i in subscriber.interests):
+    interest = new_interest(value, now)
+    if any(i.value == interest.value for i in subscriber.interests):
         raise Conflict("the subscriber already has this interest")
-    interest = Interest(value=value, kind=interest_kind(value), created_at=now)
     subscriber.interests.append(interest)
     record_event(session, "preferences", "api", now, subscriber.id, {"changed": ["interests"]})
     session.flush()

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service.match.query import parse_interest
 from service.store.models import (
     Event,
     Frequency,
@@ -99,13 +100,24 @@ def add_subscriber(
         updated_at=now,
         confirmed_at=now if confirmed else None,
     )
-    subscriber.interests = [
-        Interest(value=value, kind=InterestKind.keyword, created_at=now) for value in data.interests
-    ]
+    subscriber.interests = [new_interest(value, now) for value in data.interests]
     session.add(subscriber)
     session.flush()
     record_event(session, "subscribe", source, now, subscriber.id, {"confirmed": confirmed}, ip)
     return subscriber
+
+
+def new_interest(value: str, now: dt.datetime) -> Interest:
+    """An interest row as understood by the matching engine: normalised text and kind. Raises
+    InterestSyntaxError (a ValueError, with position and hint) when it does not parse."""
+    parsed = parse_interest(value)
+    return Interest(
+        value=parsed.text,
+        kind=InterestKind(parsed.kind),
+        negated=parsed.exclusion_only,
+        created_at=now,
+        backfill_pending=True,
+    )
 
 
 def unsubscribe(

@@ -1,5 +1,5 @@
 """Interests as a subscriber types them: one per line, checked with the match stage's parser so
-the form says where a line is wrong and how to fix it, and stored with the kind it was read as."""
+the form says which line is wrong, where, and how to fix it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from service.match.query import InterestSyntaxError, parse_interest
-from service.store.models import InterestKind
 
 MAX_INTERESTS = 25
 MAX_LENGTH = 300
@@ -52,16 +51,3 @@ def check_interests(values: Iterable[str]) -> list[InterestProblem]:
         except InterestSyntaxError as exc:
             problems.append(InterestProblem(number, value, exc.message, exc.hint, exc.position))
     return problems
-
-
-def interest_kind(value: str) -> InterestKind:
-    """The kind the match stage reads the line as (keyword when it does not say)."""
-    try:
-        parsed = parse_interest(value)
-    except InterestSyntaxError:
-        return InterestKind.keyword
-    return (
-        InterestKind(parsed.kind)
-        if parsed.kind in InterestKind.__members__
-        else InterestKind.keyword
-    )

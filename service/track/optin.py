@@ -28,8 +28,13 @@ from service.store.models import (
 )
 from service.track import mails
 from service.track.access import check_secret
-from service.track.events import SubscriberInput, add_subscriber, is_suppressed, record_event
-from service.track.interests import interest_kind
+from service.track.events import (
+    SubscriberInput,
+    add_subscriber,
+    is_suppressed,
+    new_interest,
+    record_event,
+)
 from service.track.ratelimit import Limiter, Rules, address_subject
 from service.track.tokens import Purpose, TokenError, read_token_nonce
 
@@ -151,12 +156,14 @@ def _input(request: SubscriptionRequest) -> SubscriberInput:
 
 
 def set_interests(subscriber: Subscriber, values: tuple[str, ...], now: dt.datetime) -> None:
-    """Replace the interests; lines kept as they were keep their row (no new backfill)."""
+    """Replace the interests (stored as the match stage normalises them); an interest kept as
+    it was keeps its row, so it is not run against the last week's papers again."""
     kept = {i.value: i for i in subscriber.interests}
-    subscriber.interests = [
-        kept.get(value) or Interest(value=value, kind=interest_kind(value), created_at=now)
-        for value in values
-    ]
+    rows: dict[str, Interest] = {}
+    for value in values:
+        fresh = new_interest(value, now)
+        rows.setdefault(fresh.value, kept.get(fresh.value) or fresh)
+    subscriber.interests = list(rows.values())
 
 
 def check_confirm(session: Session, settings: Settings, token: str) -> ConfirmOutcome:

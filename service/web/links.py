@@ -32,7 +32,7 @@ CONFIRM_PAGES = {
 }
 
 
-@router.get("/confirm/{token}")
+@router.api_route("/confirm/{token}", methods=["GET", "HEAD"])
 def confirm_page(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
@@ -61,7 +61,7 @@ def confirm_post(
 UNSUBSCRIBE_STATUS = {UnsubscribeOutcome.invalid: 400}
 
 
-@router.get("/unsubscribe/{token}")
+@router.api_route("/unsubscribe/{token}", methods=["GET", "HEAD"])
 def unsubscribe_page(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:

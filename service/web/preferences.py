@@ -49,7 +49,7 @@ def _expired_prefs(request: Request, token: str) -> HTMLResponse:
     return page(request, "message.html", status=400, v=messages.expired_preferences(token))
 
 
-@router.get("/preferences/{token}", response_model=None)
+@router.api_route("/preferences/{token}", methods=["GET", "HEAD"], response_model=None)
 def preferences_page(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -169,7 +169,7 @@ def _expired_account(request: Request) -> HTMLResponse:
     return page(request, "message.html", status=400, v=messages.EXPIRED_ACCOUNT)
 
 
-@router.get("/account/{token}", response_model=None)
+@router.api_route("/account/{token}", methods=["GET", "HEAD"], response_model=None)
 def account_page(
     request: Request, token: str, session: SessionDep, settings: SettingsDep
 ) -> Response:

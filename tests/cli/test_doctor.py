@@ -92,7 +92,8 @@ def dns_server() -> Iterator[DnsServer]:
 @pytest.fixture
 def relay() -> Iterator[int]:
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
-        return AuthResult(success=(auth.login, auth.password) == (b"digest", b"relay-password"))
+        ok = (auth.login, auth.password) == (b"digest", b"relay-password")
+        return AuthResult(success=ok, handled=False)
 
     controller = Controller(SinkHandler(), hostname="127.0.0.1", port=free_port(),
                             authenticator=authenticate, auth_require_tls=False)  # fmt: skip
@@ -183,5 +184,14 @@ def test_the_command_on_a_broken_instance(cli: Cli, monkeypatch: pytest.MonkeyPa
     for name in ("SPF", "DKIM", "DMARC"):
         assert found[name][0] == "warn" and found[name][1].startswith("could not resolve")
     assert found["public URL"][0] == "warn" and "could not reach" in found["public URL"][1]
+    code, out, _ = cli("doctor", "--offline", "--json")
+    assert code == 1
+    assert [f["name"] for f in json.loads(out)] == [
+        "environment",
+        "secret key",
+        "admin email",
+        "database",
+        "broker",
+    ]
     code, out, _ = cli("doctor", "--offline")
-    assert code == 1 and "SMTP" not in out and "FAIL" in out
+    assert code == 1 and "FAIL" in out and "PAPERPOST_DATABASE_URL" in out

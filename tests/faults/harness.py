@@ -277,7 +277,9 @@ class World:
 
     def rows(self) -> list[Delivery]:
         with self.factory() as session:
-            return list(session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.digest)))
+            return list(
+                session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.digest))
+            )
 
     def counts(self, not_expected: set[str] | None = None) -> Counts:
         """``not_expected``: addresses that must not get mail (suppressed, bounced)."""
@@ -334,10 +336,18 @@ def seed_subscribers(factory: sessionmaker[Session], rows: int, **fields: Any) -
 
 @contextmanager
 def world(
-    tmp_path: Path, script: Script | None = None, pg_proxy: bool = False, auth: bool = False
+    tmp_path: Path,
+    script: Script | None = None,
+    pg_proxy: bool = False,
+    auth: bool = False,
+    sqlite: bool = False,
 ) -> Iterator[World]:
     with ExitStack() as stack:
-        db_url = stack.enter_context(fault_database())
+        if sqlite:
+            db_url = f"sqlite:///{tmp_path / 'paperpost.sqlite'}"
+            migrate.upgrade(db_url)
+        else:
+            db_url = stack.enter_context(fault_database())
         redis_url = stack.enter_context(private_redis())
         sink = stack.enter_context(fault_sink(script, auth=auth))
         redis_proxy = TcpProxy(int(make_url(redis_url).port or 6379)).start()

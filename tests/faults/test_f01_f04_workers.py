@@ -4,6 +4,7 @@ SIGTERM (warm shutdown) halfway."""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -59,9 +60,6 @@ def test_f02_kill_pool_child(tmp_path: Path, reject_on_lost: str) -> None:
             assert wait_until(lambda k=killed: len(w.sink.arrivals) >= (k + 1) * ROWS // 12, 120)
             pool = children(worker.pid)
             if pool:
-                signal.pthread_kill  # noqa: B018 - keep the signal module import obvious
-                import os
-
                 os.kill(pool[0], signal.SIGKILL)
                 killed += 1
         assert w.wait_done(120), w.statuses()

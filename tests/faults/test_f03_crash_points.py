@@ -22,7 +22,7 @@ def test_f03_crash_points(tmp_path: Path, point: str) -> None:
     with world(tmp_path) as w:
         ids = w.seed(100)
         # One message in flight per process, so a C2 crash leaves exactly one unrecorded 250.
-        w.env = {"PAPERPOST_CRASH_AT": point, "PAPERPOST_CRASH_AFTER": "10",
+        w.env = {"PAPERPOST_CRASH_AT": point, "PAPERPOST_CRASH_AFTER": "2",
                  "PAPERPOST_CRASH_TOKENS": str(tokens), "PAPERPOST_SMTP_POOL_SIZE": "1"}  # fmt: skip
         w.start_worker()
         w.start_beat()

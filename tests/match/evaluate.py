@@ -74,7 +74,11 @@ def evaluate(
     outcomes = []
     for item in items:
         hits: list[PreviewHit] = rank_papers(
-            papers, [str(item["interest"])], now=NOW, config=config or MatchConfig(), encoder=encoder
+            papers,
+            [str(item["interest"])],
+            now=NOW,
+            config=config or MatchConfig(),
+            encoder=encoder,
         )
         ranked = [int(h.arxiv_id.split("/")[1]) for h in hits]
         grades = {int(k): int(v) for k, v in dict(item["relevant"]).items()}  # type: ignore[call-overload]

@@ -18,7 +18,6 @@ from service.store.db import transaction
 from service.store.models import (
     Delivery,
     DeliveryKind,
-    DeliveryStatus,
     Event,
     Subscriber,
     SubscriberStatus,
@@ -133,7 +132,9 @@ def test_hard_bounce_fails_suppresses_and_is_not_planned_again(
     assert (row.status, row.failure_reason, row.attempts) == ("failed", "bounced", 1)
     with factory() as session:
         assert session.scalar(select(Suppression.reason)) == "hard_bounce"
-        status = session.scalar(select(Subscriber.status).where(Subscriber.email == "p0@example.org"))
+        status = session.scalar(
+            select(Subscriber.status).where(Subscriber.email == "p0@example.org")
+        )
         assert status == SubscriberStatus.suppressed
     tomorrow = pipeline.plan_editions(factory, quiet, T0 + dt.timedelta(days=1))
     assert len(tomorrow.planned) == 4
@@ -156,7 +157,7 @@ def test_policy_refusals_pause_after_the_budget_then_resume(
     assert pipeline.sweep_due(factory, clock()) == [alert.id]  # only the alert while paused
     with transaction(factory) as session:
         sending.resume(session, clock())
-    clock.advance(seconds=1)
+    clock.advance(minutes=1)  # the refused rows wait one backoff step
     resumed = deliver(factory, quiet, FakeMailer(), planned, clock)
     assert resumed.sent == 5
 
@@ -209,8 +210,15 @@ def test_gives_up_after_max_attempts_and_counts_a_soft_bounce(
     row = rows(factory)[planned[0]]
     assert (row.status, row.failure_reason) == ("failed", "gave_up")
     with factory() as session:
-        assert session.scalar(select(Subscriber.soft_bounces).where(Subscriber.id == row.subscriber_id)) == 1
-        assert session.scalar(select(Event.kind).where(Event.kind == "soft_bounce")) == "soft_bounce"
+        assert (
+            session.scalar(
+                select(Subscriber.soft_bounces).where(Subscriber.id == row.subscriber_id)
+            )
+            == 1
+        )
+        assert (
+            session.scalar(select(Event.kind).where(Event.kind == "soft_bounce")) == "soft_bounce"
+        )
 
 
 def test_daily_cap_defers_the_rest_to_tomorrow(
@@ -330,7 +338,9 @@ def test_a_subscriber_erased_before_the_claim_gets_nothing(
     factory: Factory, quiet: Settings, planned: list[int], clock: FakeClock
 ) -> None:
     with transaction(factory) as session:
-        session.execute(update(Delivery).where(Delivery.id == planned[0]).values(subscriber_id=None))
+        session.execute(
+            update(Delivery).where(Delivery.id == planned[0]).values(subscriber_id=None)
+        )
     mailer = FakeMailer()
     deliver(factory, quiet, mailer, planned[:1], clock)
     assert mailer.sent == [] and rows(factory)[planned[0]].status == "skipped"

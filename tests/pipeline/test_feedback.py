@@ -116,7 +116,11 @@ def test_dsn_hard_bounce_by_verp(bounce_settings: Settings, sent: list) -> None:
     ],
 )
 def test_dsn_kinds_and_message_id_fallback(
-    bounce_settings: Settings, sent: list, action: str, status: str, kind: EventKind  # type: ignore[type-arg]
+    bounce_settings: Settings,
+    sent: list,
+    action: str,
+    status: str,
+    kind: EventKind,  # type: ignore[type-arg]
 ) -> None:
     _, address, mid = sent[1]
     events = parse_report(dsn("digest@paperpost.example", address, action, status, mid),
@@ -165,14 +169,18 @@ def test_bounces_process_reads_a_maildir_once(
     again = runner.invoke(cli, ["bounces", "process", "--json"])
     assert '"messages": 0' in again.output
     with factory() as session:
-        reasons = dict(session.execute(select(Suppression.email, Suppression.reason)).tuples().all())
+        reasons = dict(
+            session.execute(select(Suppression.email, Suppression.reason)).tuples().all()
+        )
         statuses = dict(session.execute(select(Subscriber.email, Subscriber.status)).tuples().all())
     assert reasons == {a0: "hard_bounce", a1: "complaint"}
     assert statuses[a0] == statuses[a1] == SubscriberStatus.suppressed
 
 
 def test_f21_replays_soft_bounce_threshold_and_reset(
-    factory: Factory, settings: Settings, sent: list  # type: ignore[type-arg]
+    factory: Factory,
+    settings: Settings,
+    sent: list,  # type: ignore[type-arg]
 ) -> None:
     did, address, _ = sent[0]
 
@@ -210,7 +218,9 @@ def test_f21_replays_soft_bounce_threshold_and_reset(
 
 
 def test_complaint_rate_above_threshold_pauses_and_alerts(
-    factory: Factory, bounce_settings: Settings, sent: list  # type: ignore[type-arg]
+    factory: Factory,
+    bounce_settings: Settings,
+    sent: list,  # type: ignore[type-arg]
 ) -> None:
     did, address, _ = sent[0]
     strict = bounce_settings.model_copy(update={"complaint_min_sample": 100})
@@ -224,7 +234,9 @@ def test_complaint_rate_above_threshold_pauses_and_alerts(
 
 
 def test_one_complaint_in_a_large_edition_does_not_pause(
-    factory: Factory, bounce_settings: Settings, sent: list  # type: ignore[type-arg]
+    factory: Factory,
+    bounce_settings: Settings,
+    sent: list,  # type: ignore[type-arg]
 ) -> None:
     did, address, _ = sent[0]
     complaint = FeedbackEvent("c-2", EventKind.complaint, address, did, source="arf")

@@ -143,7 +143,7 @@ def test_generic_malformed_event_is_400(client: tuple[TestClient, list[str]]) ->
 def sns(key: rsa.RSAPrivateKey, message: dict[str, Any], version: str = "2") -> dict[str, Any]:
     message = {"SignatureVersion": version, "SigningCertURL": CERT_URL, "TopicArn": TOPIC,
                "MessageId": "sns-1", "Timestamp": "2026-09-21T09:00:00.000Z", **message}  # fmt: skip
-    algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
+    algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
     signature = key.sign(sns_string_to_sign(message), padding.PKCS1v15(), algorithm)
     return {**message, "Signature": base64.b64encode(signature).decode()}
 

@@ -55,16 +55,22 @@ def test_every_message_scores_below_one_with_no_forbidden_rule(tmp_path: Path) -
     if shutil.which("spamassassin") is None:
         require("SpamAssassin is not installed (apt-get install -y spamassassin)")
     paths = samples(tmp_path)
+    control = tmp_path / "control-no-date-html-only.eml"  # proves the gate can fail
+    control.write_bytes(
+        b"From: x@paperpost.example\r\nTo: y@example.org\r\nSubject: hi\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<html><body><p>hello</p></body></html>\r\n"
+    )
     run = subprocess.run(
         ["python3", str(SPAMSCORE), "--json", "--max-score", "1.0", "--forbid", FORBID, str(tmp_path)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    assert len(results) == len(paths), run.stderr
+    assert len(results) == len(paths) + 1, run.stderr
     failing = {
         Path(r["path"]).name: (r["score"], sorted(r["rules"]), r["forbidden_hits"])
         for r in results
         if not r["pass"]
     }
-    assert not failing, failing
-    assert run.returncode == 0, run.stderr
+    assert set(failing) == {control.name}, failing
+    assert {"MISSING_DATE", "MIME_HTML_ONLY"} <= set(failing[control.name][2])

@@ -53,7 +53,7 @@ def test_terms_come_from_the_quoted_parts_of_reasons() -> None:
     assert terms_from_reasons(reasons) == ("mamba", "state space")
     runs = reason_segments(["“mamba” in title", "category cs.LG"])
     assert [(s.text, s.mark) for s in runs] == [
-        ("“", False), ("mamba", True), ("” in title; category cs.LG", False),
+        ("“mamba”", True), (" in title; category cs.LG", False),
     ]  # fmt: skip
 
 

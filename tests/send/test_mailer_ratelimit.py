@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from service.config import Settings
-from service.send.ratelimit import LocalLimiter, Limits, NoLimit, RedisLimiter, make_limiter
+from service.send.ratelimit import Limits, LocalLimiter, NoLimit, RedisLimiter, make_limiter
 from tests.servers import private_redis
 
 

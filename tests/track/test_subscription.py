@@ -277,3 +277,17 @@ def test_domain_policy(
 ) -> None:
     policy = settings.model_copy(update={"allowed_domains": allowed, "denied_domains": denied})
     assert (domain_refusal(policy, email) is not None) is refused
+
+
+def test_mailto_link_of_a_real_message(session: Session, settings: Settings) -> None:
+    """The subject the List-Unsubscribe mailto of our own messages carries is understood."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from service.content import subscriber_links
+
+    ada = existing(session, "ada@example.org", SubscriberStatus.active)
+    link = urlsplit(subscriber_links(settings, ada).unsubscribe_mailto)
+    subject = parse_qs(link.query)["subject"][0]
+    assert process_mailto_unsubscribe(session, settings, mailto(subject), NOW) is (
+        UnsubscribeOutcome.unsubscribed
+    )

@@ -12,10 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +27,7 @@ from service.store.db import make_engine, make_sessionmaker
 from service.store.models import Base, Interest, Subscriber, SubscriberStatus
 from tests.conftest import DEMO_DATA
 from tests.servers import free_port, require
+from tests.web.server import web_process
 
 pytestmark = pytest.mark.browser
 
@@ -62,40 +59,12 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, sessionmaker[Session], str
         pipeline.ingest_file(factory, path, now)
     controller, smtp_port = start_inbox(settings.mail_dir)
     settings = settings.model_copy(update={"smtp_port": smtp_port})
-    env = {
-        **os.environ,
-        "PAPERPOST_DATABASE_URL": settings.database_url,
-        "PAPERPOST_SECRET_KEY": SECRET,
-        "PAPERPOST_MAIL_DIR": str(settings.mail_dir),
-        "PAPERPOST_PUBLIC_BASE_URL": base,
-        "PAPERPOST_MAIL_FROM": settings.mail_from,
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "web", "--port", str(port), "--dev-inbox"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     try:
-        _wait_for(port, server)
-        yield settings, factory, base
+        with web_process(settings, port, tmp_path) as url:
+            yield settings, factory, url
     finally:
-        server.terminate()
-        server.wait(timeout=20)
         controller.stop()
         engine.dispose()
-
-
-def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            out = server.stdout.read().decode() if server.stdout else ""
-            pytest.fail(f"paperpost web exited: {out}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("paperpost web did not start listening")
 
 
 @pytest.fixture

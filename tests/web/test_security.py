@@ -14,7 +14,9 @@ from tests.fakes import FakeClock
 from tests.web.conftest import subscriber, token
 
 
-@pytest.mark.parametrize("path", ["/", "/manage", "/check-your-inbox", "/no-such-page"])
+@pytest.mark.parametrize(
+    "path", ["/", "/manage", "/check-your-inbox", "/link-sent", "/no-such-page"]
+)
 def test_security_headers(client: TestClient, path: str) -> None:
     headers = client.get(path).headers
     csp = headers["content-security-policy"]
