@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -241,6 +241,14 @@ def _sampled(message_id: str, rate: float) -> bool:
     return int.from_bytes(digest, "big") < rate * 2**32
 
 
+def _signer(settings: Settings) -> Callable[[bytes], bytes] | None:
+    if not (settings.dkim_selector and settings.dkim_private_key):
+        return None
+    domain = settings.dkim_domain or settings.mail_domain
+    key = load_key(settings.dkim_selector, domain, settings.dkim_private_key)
+    return lambda raw: sign(raw, key)
+
+
 def compose_for(
     settings: Settings,
     rendered: RenderedEmail,
@@ -267,14 +275,7 @@ def compose_for(
         unsubscribe_mailto=rendered.unsubscribe_mailto if listed else "",
         feedback_id=f"{kind}:{settings.mail_domain}",
     )
-    signer = None
-    if settings.dkim_selector and settings.dkim_private_key:
-        key = load_key(
-            settings.dkim_selector,
-            settings.dkim_domain or settings.mail_domain,
-            settings.dkim_private_key,
-        )
-        signer = lambda raw: sign(raw, key)  # noqa: E731
+    signer = _signer(settings)
     check = _sampled(message_id, settings.reparse_sample) if full_check is None else full_check
     text_only = subscriber is not None and subscriber.format == "text"
     if check and not text_only:

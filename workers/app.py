@@ -70,7 +70,15 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "sweep": {"task": "paperpost.sweep_due", "schedule": sweep},
         "prune": {"task": "paperpost.prune", "schedule": timedelta(hours=6)},
         "watch": {"task": "paperpost.check_delivery_rates", "schedule": timedelta(minutes=15)},
+        **bounce_schedule(settings),
     }
+
+
+def bounce_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Read the bounce mailbox every five minutes when one is configured."""
+    if not settings.bounce_mailbox:
+        return {}
+    return {"bounces": {"task": "paperpost.process_bounces", "schedule": timedelta(minutes=5)}}
 
 
 def ingest_schedule(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -126,6 +126,19 @@ def sweep_due() -> None:
     enqueue(pipeline.sweep_due(_factory(), _now(), stale_after=stale))
 
 
+@app.task(name="paperpost.process_bounces")
+def process_bounces() -> None:
+    from service.track.mailbox import open_source
+
+    mailbox = _settings().bounce_mailbox
+    if mailbox:
+        source = open_source(mailbox)
+        try:
+            pipeline.process_bounces(_factory(), _settings(), source, _now())
+        finally:
+            source.close()
+
+
 @app.task(name="paperpost.deliver_batch", acks_late=True, reject_on_worker_lost=True)
 def deliver_batch(ids: list[int]) -> None:
     pipeline.deliver_batch(

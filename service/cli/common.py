@@ -92,19 +92,33 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def progress_over(items: Sequence[Any], description: str, threshold: int = 500) -> Iterable[Any]:
-    """Iterate ``items`` with a progress bar on stderr when there are many and stderr is a
-    terminal (a long import or export); silent otherwise."""
-    if len(items) < threshold or not err.is_terminal:
+def progress_over(
+    items: Iterable[Any], description: str, total: int | None = None, threshold: int = 500
+) -> Iterable[Any]:
+    """Iterate ``items`` with a progress bar on stderr when there are many (``total``, or the
+    length of a sequence) and stderr is a terminal (a long import or export); silent otherwise."""
+    count = total if total is not None else len(items) if isinstance(items, Sequence) else 0
+    if count < threshold or not err.is_terminal:
         yield from items
         return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(description, total=len(items))
+        task = bar.add_task(description, total=count)
         for item in items:
             yield item
             bar.advance(task)
+
+
+@contextmanager
+def busy(description: str) -> Iterator[None]:
+    """A spinner on stderr while something of unknown length runs (a migration, pruning, the
+    network checks), when stderr is a terminal."""
+    if not err.is_terminal:
+        yield
+        return
+    with err.status(description):
+        yield
 
 
 def confirm_or_stop(question: str, yes: bool) -> None:

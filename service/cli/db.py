@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from service.cli.common import App, fail, now, print_json, say, table
+from service.cli.common import App, busy, fail, now, print_json, say, table
 from service.store import migrate
 
 app = typer.Typer(help="Database: migrations and data retention.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def reachable(url: str) -> Iterator[None]:
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database to REVISION (default: the newest). Safe to run again."""
     url = App().settings.database_url
-    with reachable(url):
+    with reachable(url), busy("migrating the database"):
         before = migrate.current(url)
         migrate.upgrade(url, revision)
         after = migrate.current(url)
@@ -83,7 +83,7 @@ def prune(
     from service.pipeline.retention import prune as prune_rows
 
     ctx = App()
-    with reachable(ctx.settings.database_url):
+    with reachable(ctx.settings.database_url), busy("pruning old rows"):
         report = prune_rows(ctx.factory, ctx.settings, now(), dry_run=dry_run)
     if as_json:
         print_json(dataclasses.asdict(report))

@@ -9,7 +9,7 @@ import dataclasses
 import typer
 from rich.markup import escape
 
-from service.cli.common import App, fail, print_json, say, table
+from service.cli.common import App, busy, fail, print_json, say, table
 from service.observability.dnscheck import make_resolver
 from service.observability.doctor import run_checks
 
@@ -24,7 +24,8 @@ def doctor(
 ) -> None:
     """Check that this instance can work, and say what to fix."""
     ctx = App()
-    findings = run_checks(ctx.settings, ctx.factory, make_resolver(), offline=offline)
+    with busy("checking"):
+        findings = run_checks(ctx.settings, ctx.factory, make_resolver(), offline=offline)
     failed = [f for f in findings if f.status == "fail"]
     if as_json:
         print_json([dataclasses.asdict(f) for f in findings])

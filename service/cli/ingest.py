@@ -235,7 +235,7 @@ def runs(
         return
     table(
         f"{len(found)} runs",
-        ["started (UTC)", "source", "target", "fetched", "new", "updated", "skipped", "errors"],
+        ["started (UTC)", "source", "target", "fetched", "new", "updated", "skipped", "problems"],
         [(f"{r.started_at:%Y-%m-%d %H:%M}", escape(r.source), escape(r.target[:40]), r.fetched,
           r.new, r.updated, r.skipped, escape(r.errors[0][:80]) if r.errors else "")
          for r in found],

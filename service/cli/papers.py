@@ -75,12 +75,12 @@ def _print_paper(p: dict[str, Any]) -> None:
         ("published", p["published_at"]),
         ("links", " ".join(u for u in (p["abs_url"], p["pdf_url"], p["hf_url"],
                                        p["code_url"], p["project_url"]) if u)),
-        ("upvotes", f"{p['upvotes']} upvotes, {p['num_comments']} comments"
-         + (f", {p['github_stars']} GitHub stars" if p["github_stars"] else "")),
+        ("upvotes", f"{_n(p['upvotes'], 'upvote')}, {_n(p['num_comments'], 'comment')}"
+         + (f", {_n(p['github_stars'], 'GitHub star')}" if p["github_stars"] else "")),
         ("comment", p["comment"]), ("journal", p["journal_ref"]), ("doi", p["doi"]),
         ("organization", p["organization"]), ("sources", ", ".join(p["sources"])),
         ("ingested", p["ingested_at"]), ("enriched", p["enriched_at"] or
-                                         f"not yet ({p['enrich_attempts']} attempts)"),
+                                         f"not yet ({_n(p['enrich_attempts'], 'attempt')})"),
     ]  # fmt: skip
     console.print(f"[bold]{escape(p['title'])}[/]", highlight=False)
     for name, value in fields:
@@ -90,3 +90,7 @@ def _print_paper(p: dict[str, Any]) -> None:
     console.print(p["summary"], highlight=False, markup=False)
     if p["ai_summary"]:
         console.print(f"\n[dim]AI summary:[/] {escape(p['ai_summary'])}", highlight=False)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

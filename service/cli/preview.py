@@ -64,7 +64,7 @@ def send_test(
     to: str | None = typer.Option(None, "--to", help="Send to this address instead."),
 ) -> None:
     """Send EMAIL's digest now, over SMTP, as a test: it reserves no paper, so the next real
-    digest is unchanged."""
+    digest is unchanged. Sent --to someone else, its unsubscribe links are still EMAIL's."""
     ctx = App()
     try:
         with ctx.session() as session:

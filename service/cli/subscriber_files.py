@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from service.cli.common import App, err, fail, now, print_json, progress_over, say
@@ -100,7 +100,13 @@ def _write(
 ) -> int:
     from service.cli.subscribers import subscriber_json
 
-    records = (subscriber_json(s) for s in _walk(session, status))
+    query = select(func.count()).select_from(Subscriber)
+    if status is not None:
+        query = query.where(Subscriber.status == status.value)
+    total = session.scalar(query) or 0
+    shown = out is not sys.stdout or not sys.stdout.isatty()  # never over the CSV on screen
+    walk = progress_over(_walk(session, status), "exporting", total=total if shown else 0)
+    records = (subscriber_json(s) for s in walk)
     if format is ExportFormat.csv:
         return write_rows(records, out)
     count = 0

@@ -183,9 +183,19 @@ def _page(fetcher: Fetcher, url: str, params: dict[str, object]) -> ParseResult:
         answer = fetcher.get(url, params)
     except FetchError as exc:
         if exc.status == 400 and exc.body:
-            parse(exc.body)  # raises ArxivApiError with arXiv's own message when it is one
+            _raise_api_error(exc)
         raise
     return parse(answer.body)
+
+
+def _raise_api_error(refused: FetchError) -> None:
+    """arXiv explains a 400 in an error feed: raise that message, if the body is one."""
+    try:
+        parse(refused.body)
+    except ArxivApiError:
+        raise
+    except PayloadError:
+        return
 
 
 def _older(paper: RawPaper, since: dt.datetime | None) -> bool:

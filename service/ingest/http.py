@@ -188,6 +188,8 @@ class Fetcher:
             raise _Retry(f"timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise _Retry(f"connection failed ({type(exc).__name__}: {exc})") from exc
+        except httpx.HTTPError as exc:  # a body that does not decode, and the like
+            raise FetchError(f"{_show(url)}: {type(exc).__name__}: {exc}") from exc
         if not 200 <= response.status_code < 300:
             raise FetchError(
                 f"{_show(url)}: HTTP {response.status_code}", response.status_code, body

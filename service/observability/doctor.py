@@ -53,47 +53,30 @@ def run_checks(
 
 
 def configuration(settings: Settings) -> list[Finding]:
-    found = [
-        Finding(
-            "environment",
-            "ok" if settings.env is Env.production else "warn",
-            f"{settings.env.value}"
-            + (
-                ""
-                if settings.env is Env.production
-                else ": " + "; ".join(settings.development_warnings())
-            ),
-        )
-    ]
-    if settings.secret_key_generated:
-        found.append(
-            Finding(
-                "secret key",
-                "warn",
-                "generated into var/secret.key: set "
-                "PAPERPOST_SECRET_KEY, the same on every machine",
-            )
-        )
-    elif len(settings.secret_key) < 32:
-        found.append(
-            Finding(
-                "secret key",
-                "fail",
-                f"only {len(settings.secret_key)} characters: "
-                "use 32 or more (secrets.token_urlsafe(48))",
-            )
-        )
-    else:
-        rotated = (
-            f", {len(settings.old_secret_keys)} older keys" if settings.old_secret_keys else ""
-        )
-        found.append(Finding("secret key", "ok", f"{len(settings.secret_key)} characters{rotated}"))
-    found.append(
+    production = settings.env is Env.production
+    notes = "" if production else ": " + "; ".join(settings.development_warnings())
+    admin = (
         Finding("admin email", "ok", f"alerts go to {settings.admin_email}")
         if settings.admin_email
         else Finding("admin email", "warn", "PAPERPOST_ADMIN_EMAIL unset: alerts are only logged")
     )
-    return found
+    return [
+        Finding("environment", "ok" if production else "warn", settings.env.value + notes),
+        secret_key(settings),
+        admin,
+    ]
+
+
+def secret_key(settings: Settings) -> Finding:
+    length = len(settings.secret_key)
+    if settings.secret_key_generated:
+        return Finding("secret key", "warn", "generated into var/secret.key: set "
+                       "PAPERPOST_SECRET_KEY, the same on every machine")  # fmt: skip
+    if length < 32:
+        return Finding("secret key", "fail", f"only {length} characters: use 32 or more "
+                       "(secrets.token_urlsafe(48))")  # fmt: skip
+    rotated = f", {len(settings.old_secret_keys)} older keys" if settings.old_secret_keys else ""
+    return Finding("secret key", "ok", f"{length} characters{rotated}")
 
 
 def database(factory: Factory) -> list[Finding]:

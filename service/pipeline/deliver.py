@@ -19,23 +19,18 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.content import compose_for, render_delivery
 from service.observability.logs import log_context
 from service.pipeline._types import Clock, Factory
 from service.pipeline.outcome import Prepared, backoff, record_outcome
-from service.send.mailer import Mailer, Outgoing, SendResult
+from service.pipeline.prepare import prepare
+from service.send.mailer import Mailer, SendResult
 from service.send.ratelimit import NoLimit, RateLimiter
 from service.store import ledger, sending
 from service.store.db import transaction
 from service.store.models import (
-    Delivery,
     DeliveryKind,
     DeliveryStatus,
-    FailureReason,
-    Subscriber,
-    SubscriberStatus,
 )
-from service.track.bounces import verp_address
 
 log = logging.getLogger("paperpost.deliver")
 Checkpoint = Callable[[str], None]  # C1 after the claim, C2 after the 250, C3 after the commit
@@ -194,10 +189,12 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
             claimed = _within_cap(batch, session, claimed, now)
         rows = ledger.load_for_sending(session, claimed)
         suppressed = sending.suppressed_among(session, [r.address for r in rows if r.address])
+        papers = ledger.papers_and_reasons(session, rows)
         prepared = []
         for row in rows:
             with log_context(delivery_id=row.delivery.id):
-                p = _prepare(session, settings, row, row.address in suppressed, now, batch.report)
+                p = prepare(session, settings, row, row.address in suppressed, papers, now,
+                             batch.report)  # fmt: skip
             if p is not None:
                 prepared.append(p)
     return prepared
@@ -234,88 +231,6 @@ def _release(batch: _Batch, prepared: Sequence[Prepared], why: str) -> None:
         batch.report.paused += len(prepared)
     else:
         batch.report.deferred += len(prepared)
-
-
-def _prepare(
-    session: Session,
-    settings: Settings,
-    row: ledger.Sendable,
-    suppressed: bool,
-    now: dt.datetime,
-    report: DeliverReport,
-) -> Prepared | None:
-    """Check the claim rules and build the bytes; a row whose rendering keeps failing ends
-    ``failed/poison``."""
-    delivery, subscriber = row.delivery, row.subscriber
-    if delivery.attempts > settings.max_attempts:  # claimed again and again, never finished
-        ledger.finish(session, delivery.id, DeliveryStatus.failed, now=now,
-                      reason=FailureReason.gave_up, error="too many claims")  # fmt: skip
-        report.failed += 1
-        return None
-    stop = FailureReason.suppressed if suppressed else _stop_reason(delivery, subscriber)
-    if stop is not None:
-        ledger.finish(session, delivery.id, DeliveryStatus.skipped, now=now, reason=stop)
-        report.skipped += 1
-        return None
-    try:
-        rendered = render_delivery(session, settings, delivery, subscriber, now)
-        composed = compose_for(
-            settings, rendered, subscriber, delivery.message_id, now, delivery.kind,
-            delivery.to_address,
-        )  # fmt: skip
-    except Exception as exc:
-        log.exception("delivery %s: rendering failed", delivery.id)
-        _render_failed(session, settings, delivery, now, exc, report)
-        return None
-    sender = verp_address(settings, delivery.id) or composed.sender
-    message = Outgoing(sender=sender, recipient=composed.recipient, data=composed.data)
-    return Prepared(delivery.id, message, delivery.kind, delivery.attempts, delivery.created_at,
-                    delivery.subscriber_id)  # fmt: skip
-
-
-def _render_failed(
-    session: Session,
-    settings: Settings,
-    delivery: Delivery,
-    now: dt.datetime,
-    exc: Exception,
-    report: DeliverReport,
-) -> None:
-    poisoned = delivery.attempts >= settings.poison_attempts
-    ledger.finish(
-        session, delivery.id, DeliveryStatus.failed if poisoned else DeliveryStatus.planned,
-        now=now, error=f"render: {exc!r}", reason=FailureReason.poison if poisoned else None,
-        retry_at=None if poisoned else now + backoff(delivery.attempts, settings),
-    )  # fmt: skip
-    report.failed += poisoned
-    report.retry += not poisoned
-
-
-ACTIVE_ONLY = {DeliveryKind.digest, DeliveryKind.welcome}
-
-
-def _stop_reason(delivery: Delivery, subscriber: Subscriber | None) -> str | None:
-    """Why this row must not be sent now, per kind: confirm mails go to pending subscribers,
-    goodbye only to unsubscribed ones, digests and welcome only to active ones; nothing goes
-    to a suppressed address. Alerts and test sends have an address and no subscriber."""
-    if subscriber is None and delivery.subscriber_id is not None:
-        return FailureReason.unsubscribed  # erased meanwhile
-    address = delivery.to_address or (subscriber.email if subscriber else None)
-    if address is None:
-        return FailureReason.unsubscribed
-    if subscriber is not None:
-        status = subscriber.status
-        if status == SubscriberStatus.suppressed:
-            return FailureReason.suppressed
-        wanted = {
-            DeliveryKind.confirm: {SubscriberStatus.pending},
-            DeliveryKind.goodbye: {SubscriberStatus.unsubscribed},
-        }.get(DeliveryKind(delivery.kind))
-        if delivery.kind in ACTIVE_ONLY:
-            wanted = {SubscriberStatus.active}
-        if wanted is not None and status not in wanted:
-            return FailureReason.unsubscribed
-    return None
 
 
 def sweep_due(

@@ -19,7 +19,7 @@ from service.config import Settings
 from service.observability.metrics import DELIVERIES_PLANNED
 from service.pipeline._types import Factory
 from service.plan.schedule import Plan, Schedule, plan_for
-from service.store import ledger
+from service.store import editions, ledger
 from service.store.db import transaction
 from service.store.models import DeliveryStatus, FailureReason, Subscriber, SubscriberStatus
 
@@ -41,7 +41,7 @@ def plan_editions(factory: Factory, settings: Settings, now: dt.datetime) -> Pla
     report = PlanReport()
     with factory() as session:
         snapshot = session.scalar(select(Subscriber.id).order_by(Subscriber.id.desc()).limit(1))
-        trending = ledger.trending_pool(session, settings.trending_papers * 4)
+        trending = editions.trending_pool(session, settings.trending_papers * 4)
     after = 0
     while snapshot is not None:
         with transaction(factory) as session:
@@ -69,21 +69,21 @@ def _plan_batch(
     session: Session,
     settings: Settings,
     batch: Sequence[Row[tuple]],  # type: ignore[type-arg]
-    trending_pool: Sequence[ledger.Pick],
+    trending_pool: Sequence[editions.Pick],
     now: dt.datetime,
     report: PlanReport,
 ) -> None:
-    last = ledger.last_planned(session, [r.id for r in batch])
+    last = editions.last_planned(session, [r.id for r in batch])
     plans = {r.id: plan_for(_schedule(r), now, last.get(r.id), settings.catch_up_slots)
              for r in batch}  # fmt: skip
     new = _insert_rows(session, settings, plans, now, report)
     if not new:
         return
     limits = {r.id: r.max_papers for r in batch if r.id in new}
-    matched = ledger.unsent_matches_for(session, limits)
+    matched = editions.unsent_matches_for(session, limits)
     wants_trending = [r.id for r in batch if r.id in new and r.include_trending]
-    sent = ledger.sent_among(session, wants_trending, [p.arxiv_id for p in trending_pool])
-    fixes: list[ledger.DigestFix] = []
+    sent = editions.sent_among(session, wants_trending, [p.arxiv_id for p in trending_pool])
+    fixes: list[editions.DigestFix] = []
     empty: list[int] = []
     for sid, delivery_id in new.items():
         mine = matched.get(sid, [])
@@ -95,8 +95,8 @@ def _plan_batch(
         if not mine and not extra and settings.skip_empty_digests:
             empty.append(delivery_id)
             continue
-        fixes.append(ledger.DigestFix(delivery_id, sid, tuple(mine), tuple(extra)))
-    ledger.fix_digests(session, fixes, now)
+        fixes.append(editions.DigestFix(delivery_id, sid, tuple(mine), tuple(extra)))
+    editions.fix_digests(session, fixes, now)
     for delivery_id in empty:
         ledger.finish(
             session, delivery_id, DeliveryStatus.skipped, now=now, reason=FailureReason.empty
@@ -113,16 +113,16 @@ def _insert_rows(
     report: PlanReport,
 ) -> dict[int, int]:
     """Insert the due rows and the missed ones; returns {subscriber: new due delivery id}."""
-    rows: list[ledger.NewDigest] = []
+    rows: list[editions.NewDigest] = []
     for sid, plan in plans.items():
         if plan.due is None:
             continue
-        rows.append(ledger.NewDigest(sid, plan.due.key))
-        rows.extend(ledger.NewDigest(sid, m.key, FailureReason.missed) for m in plan.missed)
+        rows.append(editions.NewDigest(sid, plan.due.key))
+        rows.extend(editions.NewDigest(sid, m.key, FailureReason.missed) for m in plan.missed)
     inserted: dict[tuple[int, str], int] = {}
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
-        inserted.update(ledger.insert_digests(session, chunk, settings.mail_domain, now))
+        inserted.update(editions.insert_digests(session, chunk, settings.mail_domain, now))
     new: dict[int, int] = {}
     for (sid, key), delivery_id in inserted.items():
         due = plans[sid].due

@@ -1,9 +1,9 @@
-"""Set-based writes for many rows in one statement.
+"""Set-based writes for many rows at once, with no per-row round trips.
 
-On PostgreSQL a chunk of rows travels as one JSON document and ``json_to_recordset`` turns it
-back into typed rows: one statement, one parameter and one round trip per chunk. (A multi-row
-VALUES list of thousands of rows costs more to build and parse than to run, and so do text
-arrays, which need escaping element by element; ``json.dumps`` does the whole chunk in C.)
+PostgreSQL: new rows are streamed with COPY into a temporary table, then moved with one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``; updates travel as one JSON document
+that ``json_to_recordset`` turns back into typed rows for one ``UPDATE ... FROM``. (A multi-row
+VALUES list of thousands of rows costs more to build and to parse than to run.)
 Other databases (SQLite) use SQLAlchemy's multi-row INSERT and executemany UPDATE, which are
 fast there because there is no network in between.
 """
@@ -11,13 +11,13 @@ fast there because there is no network in between.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from service.store.sql import dialect_name, insert_ignore
@@ -27,21 +27,49 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 def insert_ignore_many(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], returning: Sequence[str]
-) -> list[Row[Any]]:
+) -> list[tuple[Any, ...]]:
     """INSERT ... ON CONFLICT DO NOTHING for ``rows`` (all with the same keys); returns the
-    ``returning`` columns of the rows actually inserted."""
+    ``returning`` columns of the rows actually inserted, as tuples in that order."""
     if not rows:
         return []
     if dialect_name(session) != "postgresql":
         statement = insert_ignore(session, table).returning(*(table.c[n] for n in returning))
-        return list(session.execute(statement, list(rows)).all())
+        return [tuple(r) for r in session.execute(statement, list(rows))]
     names = list(rows[0])
     columns = ", ".join(f'"{n}"' for n in names)
-    source, back = _recordset(table, names), ", ".join(returning)
-    # Identifiers come from the table's metadata; the values travel as one bound parameter.
-    sql = f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {source} '  # noqa: S608
-    sql += f"ON CONFLICT DO NOTHING RETURNING {back}"
-    return list(session.execute(text(sql), {"rows": _json(table, rows)}).all())
+    staging = f"_bulk_{table.name}_{hashlib.sha256(columns.encode()).hexdigest()[:8]}"
+    convert = _converters(table, names)
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor:
+        # Identifiers come from the table's metadata; values only travel through COPY.
+        cursor.execute(
+            f'CREATE TEMPORARY TABLE IF NOT EXISTS "{staging}" ON COMMIT DROP AS '  # noqa: S608
+            f'SELECT {columns} FROM "{table.name}" WITH NO DATA'
+        )
+        with cursor.copy(f'COPY "{staging}" ({columns}) FROM STDIN') as copy:
+            pairs = list(zip(names, convert, strict=True))
+            for row in rows:
+                copy.write_row([c(row[n]) if c else row[n] for n, c in pairs])
+        cursor.execute(
+            f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM "{staging}" '  # noqa: S608
+            f"ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+        )
+        inserted = [tuple(r) for r in cursor.fetchall()]
+        cursor.execute(f'TRUNCATE "{staging}"')
+    return inserted
+
+
+def _converters(table: Table, names: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+    """JSON columns as JSON text, times as naive UTC (as UTCDateTime stores them)."""
+    kinds = [_pg_type(table, n) for n in names]
+    return [
+        _json_text if kind == "JSON" else _iso if kind.startswith(("TIMESTAMP", "DATE")) else None
+        for kind in kinds
+    ]
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def update_many(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -4,37 +4,51 @@ with a lease, and record each outcome. The unique keys, not the broker, make ret
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from service.store.editions import (
+    DigestFix,
+    Pick,
+    fix_digests,
+    new_message_id,
+    sent_among,
+    subscribers_after,
+    trending_pool,
+    unsent_matches_for,
+)
 from service.store.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
     Match,
     Paper,
-    SentPaper,
     Subscriber,
 )
 from service.store.sql import dialect_name, insert_ignore
 
-
-@dataclass(frozen=True, slots=True)
-class Pick:
-    paper_id: int
-    arxiv_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class NewDigest:
-    subscriber_id: int
-    edition_key: str
-    skipped_reason: str | None = None  # a missed slot, recorded as skipped at once
+__all__ = [
+    "Pick",
+    "Sendable",
+    "already_sent",
+    "claim",
+    "claim_many",
+    "defer",
+    "due_ids",
+    "finish",
+    "fix_digest",
+    "insert_delivery",
+    "load_for_sending",
+    "mark_enqueued",
+    "new_message_id",
+    "papers_and_reasons",
+    "subscribers_after",
+    "trending_pool",
+    "unsent_matches",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +58,6 @@ class Sendable:
     delivery: Delivery
     subscriber: Subscriber | None
     address: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DigestFix:
-    delivery_id: int
-    subscriber_id: int
-    matched: tuple[Pick, ...]
-    trending: tuple[Pick, ...]
-
-
-def new_message_id(domain: str) -> str:
-    return f"{uuid.uuid4().hex}@{domain}"
 
 
 def insert_delivery(
@@ -91,91 +93,13 @@ def insert_delivery(
     return inserted
 
 
-def insert_digests(
-    session: Session, rows: Sequence[NewDigest], domain: str, now: dt.datetime
-) -> dict[tuple[int, str], int]:
-    """Insert many digest rows at once; returns {(subscriber, edition): id} of the new ones.
-    Rows that already exist (a second planner, a retried run) are left alone."""
-    if not rows:
-        return {}
-    values: list[dict[str, object]] = [
-        {
-            "subscriber_id": r.subscriber_id,
-            "kind": DeliveryKind.digest,
-            "edition_key": r.edition_key,
-            "to_address": None,
-            "status": DeliveryStatus.skipped if r.skipped_reason else DeliveryStatus.planned,
-            "failure_reason": r.skipped_reason,
-            "message_id": new_message_id(domain),
-            "next_attempt_at": now,
-            "created_at": now,
-            "enqueued_at": None if r.skipped_reason else now,  # the planner enqueues them
-            "payload": {},
-            "paper_ids": [],
-            "trending_ids": [],
-        }
-        for r in rows
-    ]
-    stmt = (
-        insert_ignore(session, Delivery)
-        .values(values)
-        .returning(Delivery.id, Delivery.subscriber_id, Delivery.edition_key)
-    )
-    return {(sid, key): did for did, sid, key in session.execute(stmt)}
-
-
-def last_planned(session: Session, subscriber_ids: Sequence[int]) -> dict[int, dt.datetime]:
-    """When each subscriber's latest digest row was created."""
-    if not subscriber_ids:
-        return {}
-    rows = session.execute(
-        select(Delivery.subscriber_id, func.max(Delivery.created_at))
-        .where(Delivery.subscriber_id.in_(subscriber_ids), Delivery.kind == DeliveryKind.digest)
-        .group_by(Delivery.subscriber_id)
-    )
-    return {sid: ts for sid, ts in rows}
-
-
 def unsent_matches(session: Session, subscriber_id: int, limit: int) -> list[Pick]:
     """The subscriber's best matches that no digest has taken and no earlier digest sent."""
     return unsent_matches_for(session, {subscriber_id: limit}).get(subscriber_id, [])
 
 
-def unsent_matches_for(session: Session, limits: dict[int, int]) -> dict[int, list[Pick]]:
-    """For many subscribers at once: their best untaken, never-sent matches, best first."""
-    if not limits:
-        return {}
-    sent = exists().where(
-        SentPaper.subscriber_id == Match.subscriber_id, SentPaper.arxiv_id == Paper.arxiv_id
-    )
-    rows = session.execute(
-        select(Match.subscriber_id, Paper.id, Paper.arxiv_id)
-        .join(Paper, Match.paper_id == Paper.id)
-        .where(Match.subscriber_id.in_(list(limits)), Match.delivery_id.is_(None), ~sent)
-        .order_by(Match.subscriber_id, Match.score.desc(), Paper.upvotes.desc(), Paper.id)
-    )
-    picks: dict[int, list[Pick]] = defaultdict(list)
-    for sid, pid, aid in rows:
-        if len(picks[sid]) < limits[sid]:
-            picks[sid].append(Pick(pid, aid))
-    return picks
-
-
 def already_sent(session: Session, subscriber_id: int, arxiv_ids: Sequence[str]) -> set[str]:
     return {a for _, a in sent_among(session, [subscriber_id], arxiv_ids)}
-
-
-def sent_among(
-    session: Session, subscriber_ids: Sequence[int], arxiv_ids: Sequence[str]
-) -> set[tuple[int, str]]:
-    if not arxiv_ids or not subscriber_ids:
-        return set()
-    rows = session.execute(
-        select(SentPaper.subscriber_id, SentPaper.arxiv_id).where(
-            SentPaper.subscriber_id.in_(subscriber_ids), SentPaper.arxiv_id.in_(arxiv_ids)
-        )
-    )
-    return {(sid, aid) for sid, aid in rows}
 
 
 def fix_digest(
@@ -190,49 +114,6 @@ def fix_digest(
     fix_digests(
         session, [DigestFix(delivery_id, subscriber_id, tuple(matched), tuple(trending))], now
     )
-
-
-def fix_digests(session: Session, fixes: Sequence[DigestFix], now: dt.datetime) -> None:
-    """Many digests in three statements: the papers on each row, the reservations in
-    ``sent_papers``, and the matches pointed at their digest."""
-    if not fixes:
-        return
-    table = Delivery.__table__
-    assert isinstance(table, Table)
-    session.execute(
-        table.update()
-        .where(table.c.id == bindparam("did"))
-        .values(paper_ids=bindparam("p"), trending_ids=bindparam("t")),
-        [
-            {
-                "did": f.delivery_id,
-                "p": [x.paper_id for x in f.matched],
-                "t": [x.paper_id for x in f.trending],
-            }
-            for f in fixes
-        ],
-    )
-    reserve = [
-        {"subscriber_id": f.subscriber_id, "arxiv_id": p.arxiv_id,
-         "delivery_id": f.delivery_id, "created_at": now}
-        for f in fixes for p in (*f.matched, *f.trending)
-    ]  # fmt: skip
-    if reserve:
-        session.execute(insert_ignore(session, SentPaper), reserve)
-    taken = [
-        {"s": f.subscriber_id, "p": p.paper_id, "d": f.delivery_id}
-        for f in fixes
-        for p in f.matched
-    ]
-    if taken:
-        matches = Match.__table__
-        assert isinstance(matches, Table)
-        session.execute(
-            matches.update()
-            .where(matches.c.subscriber_id == bindparam("s"), matches.c.paper_id == bindparam("p"))
-            .values(delivery_id=bindparam("d")),
-            taken,
-        )
 
 
 def _claimable(now: dt.datetime) -> object:
@@ -307,6 +188,24 @@ def load_for_sending(session: Session, ids: Sequence[int]) -> list[Sendable]:
         person = people.get(d.subscriber_id) if d.subscriber_id is not None else None
         out.append(Sendable(d, person, d.to_address or (person.email if person else None)))
     return out
+
+
+def papers_and_reasons(
+    session: Session, rows: Sequence[Sendable]
+) -> tuple[dict[int, Paper], dict[tuple[int, int], list[str]]]:
+    """Every paper the window's digests fixed, and why each matched its subscriber: two
+    queries for the whole window instead of four per digest."""
+    wanted = {pid for r in rows for pid in (*r.delivery.paper_ids, *r.delivery.trending_ids)}
+    people = {r.delivery.subscriber_id for r in rows if r.delivery.subscriber_id is not None}
+    if not wanted:
+        return {}, {}
+    papers = {p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(wanted)))}
+    reasons = session.execute(
+        select(Match.subscriber_id, Match.paper_id, Match.reasons).where(
+            Match.subscriber_id.in_(people), Match.paper_id.in_(wanted)
+        )
+    )
+    return papers, {(sid, pid): list(why) for sid, pid, why in reasons}
 
 
 def finish(
@@ -384,40 +283,3 @@ def defer(session: Session, ids: Sequence[int], until: dt.datetime) -> None:
             .values(next_attempt_at=until)
             .execution_options(synchronize_session=False)
         )
-
-
-def subscribers_after(
-    session: Session, after_id: int, snapshot_id: int, limit: int
-) -> list[Subscriber]:
-    """Keyset page of active subscribers, bounded by the id snapshot taken when the run began."""
-    return list(
-        session.scalars(
-            select(Subscriber)
-            .where(
-                Subscriber.id > after_id,
-                Subscriber.id <= snapshot_id,
-                Subscriber.status == "active",
-            )
-            .order_by(Subscriber.id)
-            .limit(limit)
-        )
-    )
-
-
-def trending_pool(session: Session, limit: int) -> list[Pick]:
-    """The most upvoted papers of the latest Hugging Face daily-papers day."""
-    latest = session.scalar(
-        select(Paper.trending_date)
-        .where(Paper.trending_date.is_not(None))
-        .order_by(Paper.trending_date.desc())
-        .limit(1)
-    )
-    if latest is None:
-        return []
-    rows = session.execute(
-        select(Paper.id, Paper.arxiv_id)
-        .where(Paper.trending_date == latest, Paper.upvotes > 0)
-        .order_by(Paper.upvotes.desc(), Paper.id)
-        .limit(limit)
-    )
-    return [Pick(pid, aid) for pid, aid in rows]

@@ -106,8 +106,8 @@ def _insert(session: Session, rows: dict[str, dict[str, Any]], result: UpsertRes
     """Insert what is new; returns the ids a concurrent transaction inserted first."""
     stored = insert_ignore_many(session, _TABLE, list(rows.values()), ("id", "arxiv_id"))
     result.new += len(stored)
-    result.new_ids.extend(row.id for row in stored)
-    return sorted(set(rows) - {row.arxiv_id for row in stored})
+    result.new_ids.extend(paper_id for paper_id, _ in stored)
+    return sorted(set(rows) - {arxiv_id for _, arxiv_id in stored})
 
 
 def _first_row(

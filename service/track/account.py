@@ -183,6 +183,7 @@ def export_data(
     subscriber = subscriber_for(session, settings, Purpose.manage, token)
     record_event(session, "export", "web", now, subscriber.id, ip=ip)
     session.flush()
+    sid = subscriber.id
     return {
         "exported_at": now.isoformat(),
         "subscriber": _subscriber_data(subscriber),
@@ -190,44 +191,30 @@ def export_data(
             {"value": i.value, "kind": i.kind, "created_at": _iso(i.created_at)}
             for i in subscriber.interests
         ],
-        "events": [
-            {
-                "kind": e.kind,
-                "source": e.source,
-                "at": _iso(e.created_at),
-                "ip": e.ip,
-                "detail": e.detail,
-            }
-            for e in session.scalars(
-                select(Event).where(Event.subscriber_id == subscriber.id).order_by(Event.id)
-            )
-        ],
-        "mails": [
-            {
-                "kind": d.kind,
-                "status": d.status,
-                "created_at": _iso(d.created_at),
-                "sent_at": _iso(d.sent_at),
-                "message_id": d.message_id,
-            }
-            for d in session.scalars(
-                select(Delivery)
-                .where(Delivery.subscriber_id == subscriber.id)
-                .order_by(Delivery.id)
-            )
-        ],
+        "events": [_event_data(e) for e in _rows(session, Event, Event.subscriber_id == sid)],
+        "mails": [_mail_data(d) for d in _rows(session, Delivery, Delivery.subscriber_id == sid)],
         "papers_sent": [
             {"arxiv_id": s.arxiv_id, "at": _iso(s.created_at)}
-            for s in session.scalars(
-                select(SentPaper)
-                .where(SentPaper.subscriber_id == subscriber.id)
-                .order_by(SentPaper.created_at)
-            )
+            for s in _rows(session, SentPaper, SentPaper.subscriber_id == sid)
         ],
         "papers_matched": session.scalar(
-            select(func.count(Match.id)).where(Match.subscriber_id == subscriber.id)
+            select(func.count(Match.id)).where(Match.subscriber_id == sid)
         ),
     }
+
+
+def _rows(session: Session, model: Any, where: Any) -> list[Any]:
+    return list(session.scalars(select(model).where(where).order_by(model.created_at)))
+
+
+def _event_data(e: Event) -> dict[str, Any]:
+    return {"kind": e.kind, "source": e.source, "at": _iso(e.created_at), "ip": e.ip,
+            "detail": e.detail}  # fmt: skip
+
+
+def _mail_data(d: Delivery) -> dict[str, Any]:
+    return {"kind": d.kind, "status": d.status, "created_at": _iso(d.created_at),
+            "sent_at": _iso(d.sent_at), "message_id": d.message_id}  # fmt: skip
 
 
 def _subscriber_data(s: Subscriber) -> dict[str, Any]:

@@ -195,3 +195,18 @@ def test_the_command_on_a_broken_instance(cli: Cli, monkeypatch: pytest.MonkeyPa
     ]
     code, out, _ = cli("doctor", "--offline")
     assert code == 1 and "FAIL" in out and "PAPERPOST_DATABASE_URL" in out
+
+
+def test_secret_key_and_environment_findings(settings: Settings) -> None:
+    from service.observability.doctor import configuration
+
+    short = statuses(configuration(settings.model_copy(update={"secret_key": "abc"})))
+    assert short["secret key"] == ("fail", "only 3 characters: use 32 or more "
+                                   "(secrets.token_urlsafe(48))")  # fmt: skip
+    generated = settings.model_copy(update={"secret_key_generated": True})
+    assert statuses(configuration(generated))["secret key"][0] == "warn"
+    rotated = settings.model_copy(update={"old_secret_keys": ["o" * 40]})
+    assert statuses(configuration(rotated))["secret key"] == ("ok", "46 characters, 1 older keys")
+    found = statuses(configuration(settings))
+    assert found["environment"][0] == "warn" and "development" in found["environment"][1]
+    assert found["admin email"][0] == "warn"

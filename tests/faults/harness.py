@@ -237,7 +237,7 @@ class World:
         """``rows`` active subscribers, each with three matched papers, and their digests planned
         (not enqueued). Returns the delivery ids."""
         seed_subscribers(self.factory, rows, **fields)
-        report = pipeline.plan_editions(self.factory, self.settings, NOW)
+        report = pipeline.plan_editions(self.factory, self.settings, dt.datetime.now(dt.UTC))
         return report.planned
 
     def enqueue(self, ids: list[int], countdown: float | None = None) -> None:
@@ -280,6 +280,10 @@ class World:
             return list(
                 session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.digest))
             )
+
+    def emails(self) -> dict[int, str]:
+        with self.factory() as session:
+            return dict(session.execute(select(Subscriber.id, Subscriber.email)).tuples().all())
 
     def counts(self, not_expected: set[str] | None = None) -> Counts:
         """``not_expected``: addresses that must not get mail (suppressed, bounced)."""

@@ -21,7 +21,7 @@ from typing import Any
 import workers.tasks
 from service import pipeline
 from service.config import Settings
-from service.pipeline import deliver as deliver_module
+from service.pipeline import prepare as deliver_module
 from workers.app import app
 
 __all__ = ["app"]
@@ -51,14 +51,14 @@ if os.environ.get("PAPERPOST_CRASH_AT"):
 
 _poison = os.environ.get("PAPERPOST_POISON_RCPT")
 if _poison:
-    _real_render = deliver_module.render_delivery
+    _real_render = deliver_module.render_row
 
-    def _render(session: Any, settings: Any, delivery: Any, subscriber: Any, now: Any) -> Any:
-        if subscriber is not None and subscriber.email == _poison:
+    def _render(session: Any, settings: Any, row: Any, papers: Any, now: Any) -> Any:
+        if row.address == _poison:
             raise RuntimeError("this digest cannot be rendered")
-        return _real_render(session, settings, delivery, subscriber, now)
+        return _real_render(session, settings, row, papers, now)
 
-    deliver_module.render_delivery = _render  # type: ignore[assignment]
+    deliver_module.render_row = _render
 
 if os.environ.get("PAPERPOST_FAULT_REJECT_ON_LOST") == "0":
     app.conf.task_reject_on_worker_lost = False

@@ -127,6 +127,13 @@ def test_gzip_answers_are_decoded_and_limited_after_decoding(server: Server) -> 
         fetcher.get(f"{server.url}/gz")
 
 
+def test_a_body_that_does_not_decode_is_a_fetch_error(server: Server) -> None:
+    server.script("/gz", Reply(200, b"not gzip at all", (("Content-Encoding", "gzip"),)))
+    with Fetcher(FAST) as fetcher, pytest.raises(FetchError, match="DecodingError"):
+        fetcher.get(f"{server.url}/gz")
+    assert len(server.requests) == 1
+
+
 def test_nothing_listening_is_a_fetch_error() -> None:
     from tests.servers import free_port
 

@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import json
 
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,11 @@ from tests.ingest.httpserver import Reply, Server
 Factory = sessionmaker[Session]
 HF_IDS = [item["paper"]["id"] for item in HF_2025]
 KNOWN = {i: "cs.CV" for i in HF_IDS[1:]}  # arXiv does not list the first one yet
+
+
+def ingested(source: str, result: str) -> float:
+    labels = {"source": source, "result": result}
+    return REGISTRY.get_sample_value("paperpost_papers_ingested_total", labels) or 0.0
 
 
 def papers(factory: Factory) -> dict[str, Paper]:
@@ -52,8 +58,10 @@ def test_hf_papers_arrive_with_arxiv_categories(
 ) -> None:
     server.respond("/api/daily_papers", paged(HF_2025))
     server.respond("/api/query", arxiv_lookup(KNOWN))
+    counted = ingested("hf", "new")
     report = hf_today(factory, source_settings, fetcher, clock)
     assert (report.failed, report.fetched, report.new, report.enriched) == (False, 15, 15, 14)
+    assert ingested("hf", "new") - counted == 15
     (lookup,) = server.asked("/api/query")
     assert lookup.query["id_list"].split(",") == HF_IDS and lookup.query["max_results"] == "15"
     stored = papers(factory)
@@ -161,8 +169,11 @@ def test_a_source_that_is_down_stores_nothing_and_is_recorded(
     factory: Factory, source_settings: Settings, fetcher: Fetcher, server: Server, clock: FakeClock
 ) -> None:
     server.script("/api/daily_papers", Reply(500, b"Internal Server Error"))
+    errors = REGISTRY.get_sample_value("paperpost_ingest_errors_total", {"source": "hf"}) or 0
     report = hf_today(factory, source_settings, fetcher, clock)
     assert report.failed and "HTTP 500" in report.errors[0] and papers(factory) == {}
+    after = REGISTRY.get_sample_value("paperpost_ingest_errors_total", {"source": "hf"})
+    assert after == errors + 1
     (run,) = runs(factory)
     assert run.source == "hf" and run.new == 0 and "HTTP 500" in run.errors[0]
 
@@ -261,6 +272,14 @@ def test_arxiv_error_feed_is_a_failed_run_with_arxivs_words(
     )
     assert report.failed and report.errors == ["arXiv API error: incorrect id format for abc"]
     assert len(server.asked("/api/query")) == 1  # a 400 is not retried
+
+
+def test_a_400_that_is_not_an_error_feed_keeps_the_http_status(
+    factory: Factory, source_settings: Settings, fetcher: Fetcher, server: Server, clock: FakeClock
+) -> None:
+    server.script("/api/query", Reply(400, b"<html><body>Bad Request</body></html>"))
+    report = pipeline.ingest_arxiv(factory, source_settings, fetcher, clock, categories=["cs.LG"])
+    assert report.failed and "HTTP 400" in report.errors[0]
 
 
 def test_arxiv_search_pages_and_stops_at_since(server: Server, fetcher: Fetcher) -> None:

@@ -10,10 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service import pipeline
 from service.config import Settings
+from service.send.mailer import SmtpMailer
 from service.store.db import transaction
 from service.store.models import Delivery, DeliveryKind, DeliveryStatus, FailureReason
 from service.track.events import record_event
+from tests.fakes import FakeClock
 from tests.observability.test_metrics import add_delivery
+from tests.servers import SinkHandler
 
 
 def finished(factory: sessionmaker[Session], now: dt.datetime, sent: int, failed: int) -> None:
@@ -71,3 +74,25 @@ def test_healthy_or_small_samples_raise_nothing(
     finished(factory, finished_later, sent=0, failed=0)
     quiet = pipeline.check_delivery_rates(factory, settings, finished_later)
     assert quiet.sent == 0 and quiet.alerts == [] and alerts(factory) == []
+
+
+def test_the_alert_reaches_the_operator_over_smtp(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FakeClock,
+    sink: tuple[SinkHandler, int],
+) -> None:
+    handler, port = sink
+    settings = settings.model_copy(update={"admin_email": "ops@example.org", "smtp_port": port})
+    finished(factory, clock(), sent=40, failed=20)
+    assert pipeline.check_delivery_rates(factory, settings, clock()).alerts == ["failure_rate"]
+    due = pipeline.sweep_due(factory, clock())
+    report = pipeline.deliver_batch(factory, settings, SmtpMailer(settings), due, clock)
+    assert report.sent == 1
+    (mail,) = handler.messages
+    assert mail.rcpt_tos == ["ops@example.org"]
+    assert mail.message["Subject"] == (
+        "[paperpost] The delivery failure rate is 33.33% (threshold 5.00%)"
+    )
+    body = mail.message.get_body(preferencelist=("plain",))
+    assert body is not None and "Sent 40, failed 20 (20 gave_up)" in body.get_content()

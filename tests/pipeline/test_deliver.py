@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -179,16 +180,16 @@ def test_poison_row_fails_after_three_attempts(
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from service.pipeline import deliver as deliver_module
+    from service.pipeline import prepare as deliver_module
 
-    real = deliver_module.render_delivery
+    real = deliver_module.render_row
 
-    def render(session: Session, settings: Settings, delivery: Delivery, *args: object) -> object:
-        if delivery.id == planned[0]:
+    def render(session: Session, settings: Settings, row: Any, *args: Any) -> Any:
+        if row.delivery.id == planned[0]:
             raise RuntimeError("this row cannot be rendered")
-        return real(session, settings, delivery, *args)  # type: ignore[arg-type]
+        return real(session, settings, row, *args)
 
-    monkeypatch.setattr(deliver_module, "render_delivery", render)
+    monkeypatch.setattr(deliver_module, "render_row", render)
     mailer = FakeMailer()
     for _ in range(5):
         deliver(factory, quiet, mailer, planned, clock)

@@ -48,7 +48,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, sessionmaker[Session], str
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="development", database_url=f"sqlite:///{tmp_path / 'web.sqlite'}",
-        secret_key=SECRET, mail_dir=tmp_path / "mail", public_base_url=base,
+        secret_key=SECRET, mail_dir=tmp_path / "var" / "mail", public_base_url=base,
         mail_from="digest@paperpost.localhost", dev_inbox=True,
     )  # fmt: skip
     engine = make_engine(settings.database_url)
@@ -60,7 +60,9 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, sessionmaker[Session], str
     controller, smtp_port = start_inbox(settings.mail_dir)
     settings = settings.model_copy(update={"smtp_port": smtp_port})
     try:
-        with web_process(settings, port, tmp_path) as url:
+        # The server runs in tmp_path and finds the same Maildir as the relative default path.
+        served = settings.model_copy(update={"mail_dir": Path("var") / "mail"})
+        with web_process(served, port, tmp_path) as url:
             yield settings, factory, url
     finally:
         controller.stop()
