@@ -141,6 +141,7 @@ class Settings(BaseSettings):
     soft_bounce_limit: int = 5  # suppress after more than this many soft bounces
     daily_send_cap: int = 0  # messages per UTC day, for a new domain's warm-up; 0 = no cap
     catch_up_slots: int = 14  # how far back missed editions are recorded as skipped
+    plan_page_size: int = Field(default=1000, ge=1, le=5000)  # subscribers per plan transaction
     bounce_mailbox: str | None = None  # a Maildir path, or imaps://user:pass@host/INBOX, pop3s://
     webhook_secret: str | None = None  # HMAC key of the generic bounce webhook
     sns_topic_arns: list[str] = Field(default_factory=list)  # SES/SNS topics we accept

@@ -1,8 +1,8 @@
 """Fan the per-interest hits out to the subscribers holding those interests, in bulk.
 
 Exclusions ("-survey" as an interest of its own, or a negated interest) remove papers from
-their subscriber's matches; a paper matched by several interests of one subscriber is kept once
-with the best score, a bonus for each further interest, and the reasons of all; each subscriber
+their subscriber's matches; a paper matched by several interests of one subscriber is kept once,
+with the best interest's score and reasons and a bonus for each further interest; each subscriber
 keeps the best ``keep_per_subscriber`` papers of the run (a digest never shows more).
 """
 
@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.match.percolate import InterestHit
+from service.match.hits import Hits, Postings
 
 EXTRA_INTEREST_BONUS = 0.25
-MAX_REASONS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,75 +51,61 @@ class MatchTable:
 
 
 def combine(
-    hits: Sequence[InterestHit],
+    hits: Hits,
     excluding: Sequence[bool],
     holders: Holders,
     boosts: np.ndarray,
-    keep: int,
+    keep: int | np.ndarray,
 ) -> MatchTable:
-    wanted = [h for h in hits if not excluding[h.interest]]
-    unwanted = [h for h in hits if excluding[h.interest]]
-    reasons = [h.reasons for h in wanted]
-    sub, paper, score, rid = _fan_out(wanted, holders, len(boosts))
-    score = score * boosts[paper]
-    width = np.int64(max(len(boosts), 1))
-    if unwanted:
-        ex_sub, ex_paper, _, _ = _fan_out(unwanted, holders, len(boosts))
-        keep_rows = ~np.isin(sub * width + paper, np.unique(ex_sub * width + ex_paper))
-        sub, paper, score, rid = sub[keep_rows], paper[keep_rows], score[keep_rows], rid[keep_rows]
-    sub, paper, score, rid = _merge_duplicates(sub, paper, score, rid, width, reasons)
+    """``keep``: how many papers each subscriber keeps, one number or an array by subscriber id
+    (a subscriber's digest size: keeping more could never reach a digest)."""
+    papers = max(len(boosts), 1)
+    is_excluding = np.array(excluding, dtype=bool)[hits.interest]
+    sub, paper, score, rid = _fan_out(hits, holders)
+    flag = np.repeat(is_excluding, np.diff(holders.indptr)[hits.interest])
+    score = np.where(flag, 0.0, score * boosts[paper])
+    sub, paper, score, rid = _merge(sub, paper, score, rid, flag, papers)
     order = np.lexsort((-score, sub))
     sub, paper, score, rid = sub[order], paper[order], score[order], rid[order]
-    starts = np.flatnonzero(np.r_[True, sub[1:] != sub[:-1]]) if len(sub) else np.zeros(0, int)
+    starts = np.flatnonzero(np.r_[True, sub[1:] != sub[:-1]]) if len(sub) else np.zeros(0, np.int64)
     rank = np.arange(len(sub)) - np.repeat(starts, np.diff(np.r_[starts, len(sub)]))
-    top = rank < keep
-    return MatchTable(sub[top], paper[top], score[top], rid[top], reasons)
+    limit = keep if isinstance(keep, int) else keep[sub]
+    top = rank < limit
+    return MatchTable(sub[top], paper[top], score[top], rid[top], hits.reasons)
 
 
-def _fan_out(
-    hits: Sequence[InterestHit], holders: Holders, papers: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    count = len(hits)
-    interest = np.fromiter((h.interest for h in hits), np.int64, count)
-    paper = np.fromiter((h.paper for h in hits), np.int64, count)
-    score = np.fromiter((h.score for h in hits), np.float64, count)
-    begin, end = holders.indptr[interest], holders.indptr[interest + 1]
-    counts = end - begin
-    total = int(counts.sum())
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    rows = np.repeat(begin, counts) + (np.arange(total, dtype=np.int64) - first)
+def _fan_out(hits: Hits, holders: Holders) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every holder of each hit's interest, with the holder's weight applied."""
+    postings = Postings(holders.indptr, np.arange(len(holders.subscribers), dtype=np.int64))
+    rows, holder = postings.expand(hits.interest)
     return (
-        holders.subscribers[rows],
-        np.repeat(paper, counts),
-        np.repeat(score, counts) * holders.weights[rows],
-        np.repeat(np.arange(count, dtype=np.int64), counts),
+        holders.subscribers[holder],
+        hits.paper[rows],
+        hits.score[rows] * holders.weights[holder],
+        hits.reason[rows],
     )
 
 
-def _merge_duplicates(
+def _merge(
     sub: np.ndarray,
     paper: np.ndarray,
     score: np.ndarray,
     rid: np.ndarray,
-    width: np.int64,
-    reasons: list[tuple[str, ...]],
+    excluded: np.ndarray,
+    papers: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One row per (subscriber, paper): the best score plus a bonus per further interest."""
-    key = sub * width + paper
-    order = np.lexsort((-score, key))
-    key, sub, paper, score, rid = key[order], sub[order], paper[order], score[order], rid[order]
-    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
-    group = np.cumsum(first) - 1
+    """One row per (subscriber, paper), in a single sort: none where an exclusion of the
+    subscriber hit the paper; else the best interest's score and reasons, plus a bonus for
+    each further interest of the subscriber that matched."""
+    if not len(sub):
+        return sub, paper, score, rid
+    key = sub * papers + paper
+    order = np.lexsort((-score, ~excluded, key))  # per pair: exclusions first, then best
+    key, excluded = key[order], excluded[order]
+    first = np.r_[True, key[1:] != key[:-1]]
     starts = np.flatnonzero(first)
-    if len(starts) < len(key):  # some subscribers matched a paper through several interests
-        extra = np.bincount(group, weights=np.where(first, 0.0, score), minlength=len(starts))
-        best_rid = rid[starts].copy()
-        for g in np.flatnonzero(np.bincount(group) > 1).tolist():
-            start = starts[g]
-            stop = starts[g + 1] if g + 1 < len(starts) else len(key)
-            merged = dict.fromkeys(r for row in rid[start:stop].tolist() for r in reasons[row])
-            reasons.append(tuple(merged)[:MAX_REASONS])
-            best_rid[g] = len(reasons) - 1
-        score = score[starts] + EXTRA_INTEREST_BONUS * extra
-        return sub[starts], paper[starts], score, best_rid
-    return sub, paper, score, rid
+    extra = np.add.reduceat(np.where(first, 0.0, score[order]), starts)
+    best = order[starts]
+    kept = ~excluded[starts]
+    best, extra = best[kept], extra[kept]
+    return sub[best], paper[best], score[best] + EXTRA_INTEREST_BONUS * extra, rid[best]

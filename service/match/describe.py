@@ -32,10 +32,36 @@ _BLOCK = 256
 
 @dataclass(slots=True)
 class DescriptionScores:
-    per_paper: list[Scored] = field(default_factory=list)
+    """(description term, paper, normalised score, reason) for each pair that passes."""
+
+    term: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    paper: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    reason: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reasons: list[str] = field(default_factory=list)
+    _by_paper: dict[int, Scored] | None = None
+
+    def add(
+        self, term: np.ndarray, paper: np.ndarray, score: np.ndarray, reason: np.ndarray
+    ) -> None:
+        self.term = np.concatenate([self.term, term.astype(np.int64)])
+        self.paper = np.concatenate([self.paper, paper.astype(np.int64)])
+        self.score = np.concatenate([self.score, score.astype(np.float64)])
+        self.reason = np.concatenate([self.reason, reason.astype(np.int64)])
 
     def for_paper(self, paper: int) -> Scored:
-        return self.per_paper[paper] if paper < len(self.per_paper) else {}
+        if self._by_paper is None:
+            self._by_paper = {}
+            rows = zip(
+                self.term.tolist(),
+                self.paper.tolist(),
+                self.score.tolist(),
+                self.reason.tolist(),
+                strict=True,
+            )
+            for term, number, score, reason in rows:
+                self._by_paper.setdefault(number, {})[term] = (score, self.reasons[reason])
+        return self._by_paper.get(paper, {})
 
 
 def score_descriptions(
@@ -48,7 +74,7 @@ def score_descriptions(
     """Which descriptions each paper satisfies, and how well. ``vectors`` = (paper vectors,
     reference vectors, description vectors by text); rows of zeros mark papers without a
     vector, which are scored by words alone."""
-    result = DescriptionScores([{} for _ in docs])
+    result = DescriptionScores()
     if not descriptions:
         return result
     coverage = _coverage(descriptions, docs, stats, config)
@@ -59,20 +85,21 @@ def score_descriptions(
     matrix = np.stack([by_text[term.text] for _, term, _ in descriptions]).astype(np.float32)
     mean, std = _similarity_stats(matrix, reference)
     with_vector = np.asarray(papers.any(axis=1), dtype=bool)
+    ids = np.array([term_id for term_id, _, _ in descriptions], dtype=np.int64)
+    result.reasons = [f"similar to your description, {n / 100:.2f}" for n in range(-100, 101)]
+    floor, span = config.semantic_threshold, TOP_SCORE - config.semantic_threshold
     for start in range(0, len(docs), _BLOCK):
         stop = min(start + _BLOCK, len(docs))
         cosine = matrix @ papers[start:stop].T
         combined = cosine + LEXICAL_WEIGHT * coverage[:, start:stop]
-        passed = combined >= config.semantic_threshold
+        passed = (combined >= floor) & with_vector[None, start:stop]
         if mean is not None:
             passed &= (cosine - mean[:, None]) >= MIN_Z * std[:, None]
-        passed &= with_vector[None, start:stop]
-        span = TOP_SCORE - config.semantic_threshold
-        for row, col in zip(*np.nonzero(passed), strict=True):
-            value = float(combined[row, col])
-            score = _scale(value, config.semantic_threshold, span, config.threshold)
-            reason = f"similar to your description, {float(cosine[row, col]):.2f}"
-            result.per_paper[start + int(col)][descriptions[int(row)][0]] = (score, reason)
+        rows, cols = np.nonzero(passed)
+        value = combined[rows, cols].astype(np.float64)
+        score = config.threshold + (value - floor) / max(span, 1e-6) * (1.0 - config.threshold)
+        reason = np.rint(cosine[rows, cols] * 100).astype(np.int64) + 100
+        result.add(ids[rows], cols + start, score, reason)
     missing = np.flatnonzero(~with_vector).tolist()
     _lexical(descriptions, coverage, docs, missing, config, result)
     return result
@@ -135,11 +162,16 @@ def _lexical(
 ) -> None:
     """Without vectors: enough of the description's weight must be present."""
     floor = config.lexical_threshold
+    terms, numbers, scores, reasons = [], [], [], []
     for paper in papers:
         for row in np.flatnonzero(coverage[:, paper] >= floor).tolist():
             term_id, term, ids = descriptions[row]
             share = float(coverage[row, paper])
             found = [w.label for w, i in zip(term.words, ids, strict=True) if i in docs[paper].hits]
-            shown = ", ".join(f"“{label}”" for label in found[:3])
-            score = _scale(share, floor, 1.0 - floor, config.threshold)
-            result.per_paper[paper][term_id] = (score, f"your description: {shown}")
+            terms.append(term_id)
+            numbers.append(paper)
+            scores.append(_scale(share, floor, 1.0 - floor, config.threshold))
+            reasons.append(len(result.reasons))
+            result.reasons.append("your description: " + ", ".join(f"“{w}”" for w in found[:3]))
+    if terms:
+        result.add(np.array(terms), np.array(numbers), np.array(scores), np.array(reasons))

@@ -37,6 +37,7 @@ class Subscriptions:
     values: list[str]
     negated: list[bool]
     holders: Holders
+    limits: np.ndarray | None = None  # by subscriber id: papers kept (0: the configured keep)
 
     @classmethod
     def of(cls, specs: Iterable[InterestSpec]) -> Subscriptions:
@@ -121,9 +122,10 @@ def match_subscriptions(
     boosts = np.array(
         [boost(p.upvotes, p.published_at or p.ingested_at, now, config) for p in papers]
     )
-    table = combine(
-        hits, percolator.excluding, subscriptions.holders, boosts, config.keep_per_subscriber
-    )
+    keep: int | np.ndarray = config.keep_per_subscriber
+    if subscriptions.limits is not None:
+        keep = np.where(subscriptions.limits > 0, subscriptions.limits, keep)
+    table = combine(hits, percolator.excluding, subscriptions.holders, boosts, keep)
     return Matched(table, papers, len(compiled), invalid, len(percolator.descriptions), semantic)
 
 

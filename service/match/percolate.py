@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import numpy as np
 
 from service.match.acronyms import Acronyms, by_long_form, expand
+from service.match.clauses import OTHER_CLAUSE_BONUS, ClauseIds, Context, clauses_of, score_clause
 from service.match.compile import (
     AuthorTerm,
     CategoryTerm,
@@ -23,31 +25,10 @@ from service.match.compile import (
     TextTerm,
 )
 from service.match.describe import DescriptionScores
+from service.match.hits import I64, Hits, Occurrences, Postings, best_per_pair, concat
 from service.match.index import DocHits, TermIndex
-from service.match.score import CorpusStats, MatchConfig, proximity, strength
+from service.match.score import CorpusStats, MatchConfig
 from service.match.types import PaperDoc
-
-MAX_REASONS = 4
-
-
-@dataclass(frozen=True, slots=True)
-class InterestHit:
-    interest: int  # index into the interests the percolator was built from
-    paper: int  # index into the papers given to ``match``
-    score: float  # normalised to the interest's best case, before weight and boosts
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ClauseIds:
-    """A clause with its terms as ids, sorted by role."""
-
-    interest: int
-    terms: tuple[int, ...]
-    excluded: tuple[int, ...]
-    text: tuple[int, ...]
-    descriptions: tuple[int, ...]
-    filters: tuple[int, ...]  # categories and authors: required, but not scored
 
 
 class Percolator:
@@ -70,6 +51,7 @@ class Percolator:
             (term_id, term, tuple(self._ids[w] for w in term.words))
             for term_id, term in self.index.description_terms()
         ]
+        self._split()
 
     def _term(self, term: Term) -> int:
         if isinstance(term, DescriptionTerm):
@@ -97,15 +79,32 @@ class Percolator:
             tuple(i for i in terms if isinstance(kinds[i], CategoryTerm | AuthorTerm)),
         )
 
+    def _split(self) -> None:
+        """One-term clauses (most interests) go to postings matched with array operations;
+        the rest are anchored on their rarest term and checked one by one."""
+        pairs: dict[str, list[tuple[int, int]]] = {"text": [], "description": [], "filter": []}
+        self.complex: list[int] = []
+        for number, clause in enumerate(self.clauses):
+            if not clause.terms:
+                continue
+            single = len(clause.terms) == 1 and not clause.excluded
+            kind = "text" if clause.text else "description" if clause.descriptions else "filter"
+            if single:
+                pairs[kind].append((clause.terms[0], clause.interest))
+            else:
+                self.complex.append(number)
+        self.simple_text = Postings.of(pairs["text"], len(self._ids))
+        self.simple_descriptions = Postings.of(pairs["description"], len(self._ids))
+        self.simple_filters = Postings.of(pairs["filter"], len(self._ids))
+
     def scan(self, papers: Sequence[PaperDoc]) -> list[DocHits]:
         return [self.index.scan(paper) for paper in papers]
 
     def anchors(self, stats: CorpusStats) -> dict[int, list[int]]:
-        """Clause numbers by the term each is anchored on: its rarest term, or its description."""
+        """Complex clauses by the term each is anchored on: its rarest term, or a description."""
         by_term: dict[int, list[int]] = defaultdict(list)
-        for number, clause in enumerate(self.clauses):
-            if not clause.terms:
-                continue
+        for number in self.complex:
+            clause = self.clauses[number]
             lexical = [t for t in clause.terms if t not in clause.descriptions]
             anchor = min(lexical, key=lambda t: stats.df.get(t, 0)) if lexical else clause.terms[0]
             by_term[anchor].append(number)
@@ -117,98 +116,114 @@ class Percolator:
         stats: CorpusStats,
         descriptions: DescriptionScores,
         config: MatchConfig,
-    ) -> list[InterestHit]:
-        """Every (interest, paper) pair that passes the threshold, with its score and reasons."""
+    ) -> Hits:
+        """Every (interest, paper) pair that passes the threshold, with its score and reasons
+        (an excluding interest's pairs are all kept: they remove papers later)."""
+        reasons: list[tuple[str, ...]] = []
+        found = Occurrences.of(docs, stats, config)
+        parts = [
+            self._simple_text(found, reasons),
+            self._simple_descriptions(descriptions, reasons),
+            self._simple_filters(docs, config, reasons),
+            self._complex(docs, stats, found, descriptions, config, reasons),
+        ]
+        hits = best_per_pair(concat(parts, reasons), len(docs), OTHER_CLAUSE_BONUS)
+        excluding = np.array(self.excluding, dtype=bool)
+        return hits.take(
+            np.flatnonzero((hits.score >= config.threshold) | excluding[hits.interest])
+        )
+
+    def _simple_text(self, found: Occurrences, reasons: list[tuple[str, ...]]) -> Hits:
+        """One-word (or one-phrase) interests: score = the term's strength in the paper."""
+        postings = self.simple_text
+        useful = np.flatnonzero(postings.indptr[found.term + 1] > postings.indptr[found.term])
+        rows, interests = postings.expand(found.term[useful])
+        rows = useful[rows]
+        keys = found.term[rows] * 2 + (~found.in_title[rows])
+        unique, inverse = np.unique(keys, return_inverse=True)
+        base = len(reasons)
+        for key in unique.tolist():
+            term = self.index.terms[key // 2]
+            assert isinstance(term, TextTerm)
+            reasons.append((f"“{term.label}” in {'abstract' if key % 2 else 'title'}",))
+        return Hits(interests, found.paper[rows], found.strength[rows], inverse.astype(I64) + base)
+
+    def _simple_filters(
+        self, docs: Sequence[DocHits], config: MatchConfig, reasons: list[tuple[str, ...]]
+    ) -> Hits:
+        """A category or an author alone: every paper in it, at a fixed score."""
+        terms, papers, scores, why = [], [], [], []
+        seen: dict[str, int] = {}
+        for paper, doc in enumerate(docs):
+            listed = [
+                (t, f"category {c}", config.category_score) for t, c in doc.categories.items()
+            ]
+            listed += [(t, f"author {a}", 1.0) for t, a in doc.authors.items()]
+            for term_id, reason, score in listed:
+                terms.append(term_id)
+                papers.append(paper)
+                scores.append(score)
+                if reason not in seen:
+                    seen[reason] = len(reasons)
+                    reasons.append((reason,))
+                why.append(seen[reason])
+        if not terms:
+            return Hits()
+        rows, interests = self.simple_filters.expand(np.array(terms, I64))
+        return Hits(
+            interests,
+            np.array(papers, I64)[rows],
+            np.array(scores, np.float64)[rows],
+            np.array(why, I64)[rows],
+        )
+
+    def _simple_descriptions(
+        self, described: DescriptionScores, reasons: list[tuple[str, ...]]
+    ) -> Hits:
+        postings = self.simple_descriptions
+        if not len(described.term):
+            return Hits()
+        rows, interests = postings.expand(described.term)
+        base = len(reasons)
+        reasons.extend((r,) for r in described.reasons)
+        return Hits(
+            interests, described.paper[rows], described.score[rows], described.reason[rows] + base
+        )
+
+    def _complex(
+        self,
+        docs: Sequence[DocHits],
+        stats: CorpusStats,
+        found: Occurrences,
+        descriptions: DescriptionScores,
+        config: MatchConfig,
+        reasons: list[tuple[str, ...]],
+    ) -> Hits:
+        """The other clauses, each anchored on its rarest term and checked one by one."""
+        if not self.complex:
+            return Hits()
         anchors = self.anchors(stats)
-        found: list[InterestHit] = []
+        context = Context(self.index.terms, [stats.idf(t) for t in range(len(self._ids))], config)
+        strengths = found.by_paper(len(docs))
+        rows: list[tuple[int, int, float, int]] = []
         for paper, doc in enumerate(docs):
             described = descriptions.for_paper(paper)
-            present = set(doc.hits) | set(doc.categories) | set(doc.authors) | set(described)
-            candidates = {c for term in present for c in anchors.get(term, ())}
-            best: dict[int, list[Scored]] = defaultdict(list)
-            for number in candidates:
+            present = (
+                doc.hits.keys() | doc.categories.keys() | doc.authors.keys() | described.keys()
+            )
+            for number in {c for term in present for c in anchors.get(term, ())}:
                 clause = self.clauses[number]
                 if not present.issuperset(clause.terms) or not present.isdisjoint(clause.excluded):
                     continue
-                scored = score_clause(clause, self.index.terms, doc, stats, described, config)
-                best[clause.interest].append(scored)
-            for interest, options in best.items():
-                score, reasons = best_of(options)
-                if self.excluding[interest] or score >= config.threshold:
-                    found.append(InterestHit(interest, paper, score, reasons))
-        return found
-
-
-Scored = tuple[float, tuple[str, ...]]
-
-
-def best_of(options: Sequence[Scored]) -> Scored:
-    """An interest's score: its best clause, plus a little for each other clause it meets."""
-    ranked = sorted(options, key=lambda s: -s[0])
-    return ranked[0][0] + 0.1 * sum(s for s, _ in ranked[1:]), ranked[0][1]
-
-
-def score_clause(
-    clause: ClauseIds,
-    terms: Sequence[Term],
-    doc: DocHits,
-    stats: CorpusStats,
-    described: dict[int, tuple[float, str]],
-    config: MatchConfig,
-) -> Scored:
-    """A met clause's normalised score and reasons: its words and phrases (rarity-weighted,
-    with proximity) and descriptions count; categories and authors only filter."""
-    parts: list[float] = []
-    reasons: list[str] = []
-    if clause.text:
-        parts.append(_text_score(clause.text, terms, doc, stats, config, reasons))
-    for term_id in clause.descriptions:
-        score, reason = described[term_id]
-        parts.append(score)
-        reasons.append(reason)
-    for term_id in clause.filters:
-        if term_id in doc.categories:
-            reasons.append(f"category {doc.categories[term_id]}")
-        else:
-            reasons.append(f"author {doc.authors[term_id]}")
-    if parts:
-        total = sum(parts) / len(parts)
-    else:
-        total = 1.0 if any(t in doc.authors for t in clause.filters) else config.category_score
-    return total, tuple(reasons[:MAX_REASONS])
-
-
-def _text_score(
-    term_ids: tuple[int, ...],
-    terms: Sequence[Term],
-    doc: DocHits,
-    stats: CorpusStats,
-    config: MatchConfig,
-    reasons: list[str],
-) -> float:
-    weighted = weights = 0.0
-    spans = []
-    labels = []
-    for term_id in term_ids:
-        entry = doc.hits[term_id]
-        idf = stats.idf(term_id)
-        weighted += idf * strength(entry, doc, stats, config)
-        weights += idf
-        term = terms[term_id]
-        assert isinstance(term, TextTerm)
-        spans.append((entry[0], entry[1], len(term.variants[0].stems)))
-        labels.append((term.label, "title" if entry[0] else "abstract"))
-    near = proximity(spans)
-    if len(labels) > 1 and near >= 0.95:  # together: one reason, "“diffusion video” in title"
-        phrase = " ".join(label for label, _ in labels)
-        reasons.append(f"“{phrase}” in {'title' if near == 1.0 else 'abstract'}")
-    else:
-        reasons.extend(f"“{label}” in {where}" for label, where in labels)
-    return (weighted / weights if weights else 0.0) * near
-
-
-def clauses_of(compiled: CompiledInterest) -> tuple[Clause, ...]:
-    """An exclusion-only interest ("-survey -review") hits a paper with any excluded term."""
-    if not compiled.exclusion_only:
-        return compiled.clauses
-    return tuple(Clause((t,), ()) for c in compiled.clauses for t in c.excluded)
+                score, why = score_clause(clause, doc, strengths[paper], described, context)
+                rows.append((clause.interest, paper, score, len(reasons)))
+                reasons.append(why)
+        if not rows:
+            return Hits()
+        interest, paper_of, score_of, reason = zip(*rows, strict=True)
+        return Hits(
+            np.array(interest, I64),
+            np.array(paper_of, I64),
+            np.array(score_of, np.float64),
+            np.array(reason, I64),
+        )

@@ -18,23 +18,31 @@ import snowballstemmer
 
 _stemmer = snowballstemmer.stemmer("english")
 
-_TEX_ACCENT = re.compile(r"\\[`'^\"~=.uvHc]\s*\{?\s*([A-Za-z])\s*\}?")
+_TEX_ACCENT = re.compile(
+    r"\\(?:[`'^\"~=.]\s*(?:\{\s*([A-Za-z])\s*\}|([A-Za-z]))|[uvHc]\s*\{\s*([A-Za-z])\s*\})"
+)
 _TEX_COMMAND = re.compile(r"\\([A-Za-z]+)\s*")
 _APOSTROPHE_S = re.compile(r"(?<=\w)['’]s\b")
 _APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")
 _WORD = re.compile(r"[^\W_]+")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _ACRONYM_PLURAL = re.compile(r"^[A-Z0-9][A-Za-z0-9]*[A-Z][A-Za-z0-9]*?s$")
 _BRITISH = re.compile(r"(?<=[a-z]{4})is(ation|ations|e|ed|es|ing|er|ers)$")
 
 # Words Porter's algorithm conflates with something a researcher would not:
 # "transformer" with "transformation", "operator" with "operation", "continual" with "continuous".
 _PROTECTED = {
-    "transformer": "transformer", "transformers": "transformer",
-    "operator": "operator", "operators": "operator",
-    "optimizer": "optimizer", "optimizers": "optimizer",
-    "generator": "generator", "generators": "generator",
-    "continual": "continual", "continually": "continual",
-}  # fmt: skip
+    "transformer": "transformer",
+    "transformers": "transformer",
+    "operator": "operator",
+    "operators": "operator",
+    "optimizer": "optimizer",
+    "optimizers": "optimizer",
+    "generator": "generator",
+    "generators": "generator",
+    "continual": "continual",
+    "continually": "continual",
+}
 _NOT_BRITISH = {"precise", "concise", "precisely", "concisely"}
 
 _STOPWORDS = """a about above after again against all also am an and any are as at be because been
@@ -60,15 +68,23 @@ class Analyzed:
 
 def fold(text: str) -> str:
     """TeX accents and commands resolved, compatibility forms unified, accents removed."""
-    text = _TEX_ACCENT.sub(r"\1", text)
-    text = _TEX_COMMAND.sub(r"\1 ", text)
+    if "\\" in text:
+        text = _TEX_COMMAND.sub(r"\1 ", _TEX_ACCENT.sub(_accented, text))
+    if text.isascii():
+        return text
     text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c))
+    return _COMBINING.sub("", text)
+
+
+def _accented(match: re.Match[str]) -> str:
+    return next(g for g in match.groups() if g)
 
 
 def raw_words(text: str) -> list[str]:
     """Words as written (case kept): possessives dropped, inner apostrophes removed."""
-    text = _APOSTROPHE.sub("", _APOSTROPHE_S.sub("", fold(text)))
+    text = fold(text)
+    if "'" in text or "’" in text:
+        text = _APOSTROPHE.sub("", _APOSTROPHE_S.sub("", text))
     return _WORD.findall(text)
 
 

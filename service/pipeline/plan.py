@@ -45,7 +45,7 @@ def plan_editions(factory: Factory, settings: Settings, now: dt.datetime) -> Pla
     after = 0
     while snapshot is not None:
         with transaction(factory) as session:
-            batch = _candidates(session, after, snapshot, settings.batch_size)
+            batch = _candidates(session, after, snapshot, settings.plan_page_size)
             if not batch:
                 break
             _plan_batch(session, settings, batch, trending, now, report)

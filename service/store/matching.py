@@ -87,9 +87,16 @@ def _doc(row: Any) -> PaperDoc:
 
 
 def subscriptions(session: Session, subscriber_ids: Iterable[int] | None = None) -> Subscriptions:
-    """Active subscribers' interests grouped by (text, negated); optionally only some people."""
+    """Active subscribers' interests grouped by (text, negated), and each subscriber's digest
+    size (the most papers a run keeps for them); optionally only some subscribers."""
     query = (
-        select(Interest.value, Interest.negated, Interest.subscriber_id, Interest.weight)
+        select(
+            Interest.value,
+            Interest.negated,
+            Interest.subscriber_id,
+            Interest.weight,
+            Subscriber.max_papers,
+        )
         .join(Subscriber, Subscriber.id == Interest.subscriber_id)
         .where(Subscriber.status == SubscriberStatus.active)
         .order_by(Interest.value, Interest.negated, Interest.subscriber_id)
@@ -101,16 +108,21 @@ def subscriptions(session: Session, subscriber_ids: Iterable[int] | None = None)
     starts: list[int] = []
     subs: list[int] = []
     weights: list[float] = []
-    for value, neg, sub, weight in session.execute(query.execution_options(yield_per=50_000)):
+    limits: dict[int, int] = {}
+    rows = session.execute(query.execution_options(yield_per=50_000))
+    for value, neg, sub, weight, max_papers in rows:
         if not values or values[-1] != value or negated[-1] != bool(neg):
             values.append(value)
             negated.append(bool(neg))
             starts.append(len(subs))
         subs.append(sub)
         weights.append(weight if weight is not None else 1.0)
+        limits[sub] = max_papers or 0
     indptr = np.array([*starts, len(subs)], dtype=np.int64)
     holders = Holders(indptr, np.array(subs, dtype=np.int64), np.array(weights, dtype=np.float64))
-    return Subscriptions(values, negated, holders)
+    by_id = np.zeros(max(limits, default=0) + 1, dtype=np.int64)
+    by_id[list(limits)] = list(limits.values())
+    return Subscriptions(values, negated, holders, by_id)
 
 
 def backfill_subscribers(session: Session) -> list[int]:

@@ -69,16 +69,17 @@ def _wants_json(request: Request) -> bool:
     )
 
 
+HTML_ERRORS = {403: messages.FORBIDDEN, 404: messages.NOT_FOUND}
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    if _wants_json(request):
+    """A page a person understands for a refused form or a wrong address; JSON for the API
+    and for anything else (405 and the like, which only programs meet)."""
+    message = HTML_ERRORS.get(exc.status_code)
+    if message is None or _wants_json(request):
         return JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
-    message = {403: messages.FORBIDDEN, 404: messages.NOT_FOUND}.get(
-        exc.status_code, messages.NOT_FOUND
-    )
-    if exc.status_code not in (403, 404):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
     return page(request, "message.html", status=exc.status_code, v=message)
 
 

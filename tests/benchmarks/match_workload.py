@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import random
 import re
@@ -50,26 +51,30 @@ def seed_texts() -> list[dict[str, str]]:
     return list(json.loads(SEED.read_text(encoding="utf-8"))["papers"])
 
 
-def vocabulary(seed: list[dict[str, str]]) -> tuple[list[str], list[float]]:
-    """Terms by how many papers use them, and Zipf weights over that rank."""
+def vocabulary(seed: list[dict[str, str]], rng: random.Random) -> tuple[list[str], list[float]]:
+    """Topical terms (used by at most 10% of the papers: nobody follows "learning") and
+    cumulative Zipf weights over a seeded popularity order."""
     counts: Counter[str] = Counter()
     for paper in seed:
         words = [w.lower() for w in raw_words(paper["title"] + ". " + paper["summary"])]
-        terms = {w for w in words if len(w) >= 4 and w not in STOPWORDS and w.isalpha()}
-        pairs = zip(words, words[1:], strict=False)
-        terms |= {f"{a} {b}" for a, b in pairs if a not in STOPWORDS and b not in STOPWORDS and a.isalpha() and b.isalpha() and len(a) > 2 and len(b) > 2}  # fmt: skip
+        ok = [w.isalpha() and len(w) > 2 and w not in STOPWORDS for w in words]
+        terms = {w for w, good in zip(words, ok, strict=True) if good and len(w) >= 4}
+        terms |= {
+            f"{a} {b}" for a, b, x, y in zip(words, words[1:], ok, ok[1:], strict=False) if x and y
+        }
         terms |= set(re.findall(r"\(([A-Z][A-Za-z]*[A-Z][A-Za-z]*)s?\)", paper["summary"]))
         counts.update(terms)
-    ranked = [t for t, _ in counts.most_common()]
-    return ranked, [1.0 / (rank + 10) for rank in range(len(ranked))]
+    topical = sorted(t for t, n in counts.items() if n <= len(seed) // 10)
+    rng.shuffle(topical)
+    return topical, list(itertools.accumulate(1.0 / (rank + 10) for rank in range(len(topical))))
 
 
 def build(subscribers: int, papers: int, distinct_descriptions: int, seed: int) -> Workload:
     rng = random.Random(seed)
     texts = seed_texts()
-    terms, weights = vocabulary(texts)
+    terms, cumulative = vocabulary(texts, rng)
     words = [t for t in terms if " " not in t]
-    pick = lambda: rng.choices(terms, weights)[0]  # noqa: E731
+    pick = lambda: rng.choices(terms, cum_weights=cumulative)[0]  # noqa: E731
     descriptions = sorted({_description(rng, words) for _ in range(distinct_descriptions * 2)})
     descriptions = descriptions[:distinct_descriptions]
     people = [f"{g} {f}" for g in GIVEN for f in FAMILY]

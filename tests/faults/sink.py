@@ -42,6 +42,7 @@ class Script:
     greet_421: Callable[[int], bool] | None = None  # (connection no.) -> refuse at greeting
     auth_fails: bool = False
     hang_ehlo: bool = False
+    messages_per_connection: int | None = None  # then "421" to MAIL, as busy relays do
 
 
 @dataclass
@@ -86,6 +87,17 @@ class _Handler:
             await asyncio.sleep(3600)
         session.host_name = hostname
         return responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        limit = self.sink.script.messages_per_connection
+        session.mails = getattr(session, "mails", 0) + 1
+        if limit is not None and session.mails > limit:
+            return "421 4.7.0 Too many messages on this connection, reconnect"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any

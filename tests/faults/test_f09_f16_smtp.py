@@ -46,7 +46,8 @@ def test_f09_relay_down(tmp_path: Path) -> None:
 
 def test_f10_421_on_30_percent_of_connections(tmp_path: Path) -> None:
     rng = random.Random(10)
-    with world(tmp_path, Script(greet_421=lambda n: rng.random() < 0.3)) as w:
+    script = Script(greet_421=lambda n: rng.random() < 0.3, messages_per_connection=50)
+    with world(tmp_path, script) as w:
         ids = w.seed(ROWS)
         w.start_worker()
         w.start_beat()
@@ -60,7 +61,8 @@ def test_f10_421_on_30_percent_of_connections(tmp_path: Path) -> None:
         assert counts.statuses == {"sent": ROWS} and counts.lost == 0
         assert mean <= 1.5
         # Each 421 closed its connection; every message went on a connection that greeted.
-        assert w.sink.connections >= w.sink.refused_421 + 1
+        assert w.sink.refused_421 >= 5  # enough reconnections to mean something
+        assert w.sink.connections >= w.sink.refused_421 + ROWS // 50
 
 
 def test_f11_rcpt_4xx_on_first_three_attempts(tmp_path: Path) -> None:

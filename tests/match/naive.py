@@ -24,7 +24,7 @@ from service.match.compile import (
 )
 from service.match.describe import LEXICAL_WEIGHT, MIN_REFERENCE, MIN_Z, TOP_SCORE
 from service.match.index import DocHits, definitions
-from service.match.percolate import ClauseIds, best_of, clauses_of, score_clause
+from service.match.clauses import ClauseIds, Context, best_of, clauses_of, score_clause
 from service.match.score import CorpusStats, MatchConfig, boost, strength
 from service.match.text import Analyzed, analyze, stem
 from service.match.types import PaperDoc
@@ -124,10 +124,12 @@ class NaiveMatcher:
         stats = CorpusStats.of(docs)
         described = self._describe(terms, docs, stats, vectors)
         found = {}
+        context = Context(terms, [stats.idf(t) for t in range(len(terms))], self.config)
         for number, doc in enumerate(docs):
             present = set(doc.hits) | set(doc.categories) | set(doc.authors) | set(described[number])
+            strengths = {t: strength(e, doc, stats, self.config) for t, e in doc.hits.items()}
             options = [
-                score_clause(c, terms, doc, stats, described[number], self.config)
+                score_clause(c, doc, strengths, described[number], context)
                 for c in clauses
                 if c.terms and present.issuperset(c.terms) and present.isdisjoint(c.excluded)
             ]

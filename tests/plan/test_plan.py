@@ -62,7 +62,7 @@ def digests(factory: Factory) -> list[Delivery]:
 def test_one_digest_per_edition_in_keyset_batches(factory: Factory, settings: Settings) -> None:
     people = add_people(factory, 7)
     add_matches(factory, people, 5)
-    small = settings.model_copy(update={"batch_size": 3})
+    small = settings.model_copy(update={"plan_page_size": 3})
     first = pipeline.plan_editions(factory, small, T0)
     assert len(first.planned) == 7
     again = pipeline.plan_editions(factory, small, T0 + dt.timedelta(hours=2))

@@ -157,3 +157,12 @@ def test_relay_down_is_transient(settings: Settings) -> None:
 )
 def test_classify(code: int, text: str, outcome: Outcome) -> None:
     assert classify(code, text).outcome is outcome
+
+
+def test_a_relay_closing_a_reused_connection_costs_no_attempt(settings: Settings) -> None:
+    """A 421 to MAIL on a reused connection (a relay's per-connection limit) is retried at once
+    on a new connection: nothing was transmitted, so nothing is ambiguous."""
+    with fault_sink(Script(messages_per_connection=2)) as sink:
+        results = send_all(mailer_for(settings, sink), *(message(n) for n in range(5)))
+    assert [r.outcome for r in results] == [Outcome.sent] * 5
+    assert sink.connections == 3 and len(sink.arrivals) == 5
