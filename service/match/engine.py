@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from service.match import acronyms
 from service.match.combine import Holders, MatchTable, combine
 from service.match.compile import CompiledInterest, compile_text
 from service.match.describe import DescriptionScores, score_descriptions
+from service.match.hits import Hits, top_per_interest
 from service.match.nodes import InterestSyntaxError
 from service.match.percolate import Percolator
 from service.match.score import CorpusStats, MatchConfig, boost
@@ -28,6 +30,7 @@ from service.match.types import InterestSpec, MatchResult, PaperDoc
 
 log = logging.getLogger(__name__)
 _NOTHING = CompiledInterest((), False)
+EXCLUSION_MARGIN = 10  # papers an interest keeps beyond its holders' digest size
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class Matched:
     invalid: int  # stored interests that no longer parse (skipped)
     descriptions: int
     semantic: bool
+    seconds: dict[str, float] = field(default_factory=dict)  # by phase
 
     def results(self) -> list[MatchResult]:
         t = self.table
@@ -100,14 +104,16 @@ def match_subscriptions(
     """Match ``papers`` against every subscription. ``reference`` (the window) and ``papers``
     together give the rarity statistics. Descriptions use embeddings when an encoder or their
     vectors are given, words otherwise."""
-    compiled, invalid = _compile(subscriptions.values)
+    clock = _Clock()
     seen = {p.id for p in papers}
     others = [p for p in reference if p.id not in seen]
     known = acronyms.learn(p.summary for p in [*papers, *others])
-    percolator = Percolator(list(zip(compiled, subscriptions.negated, strict=True)), known)
+    percolator, invalid = index_for(subscriptions, known)
+    clock.lap("index")
     docs = percolator.scan(papers)
     extra = percolator.scan(others)
     stats = CorpusStats.of([*docs, *extra])
+    clock.lap("scan")
     semantic = bool(percolator.descriptions) and (encoder is not None or text_vectors is not None)
     described = DescriptionScores()
     if percolator.descriptions:
@@ -118,15 +124,86 @@ def match_subscriptions(
             by_text = _description_vectors(percolator, encoder, text_vectors)
             vectors = (targets, np.concatenate([targets, rest]), by_text)
         described = score_descriptions(percolator.descriptions, docs, stats, config, vectors)
+    clock.lap("descriptions")
     hits = percolator.match(docs, stats, described, config)
+    clock.lap("match")
+    table = _fan_out(hits, papers, subscriptions, percolator, now, config)
+    clock.lap("combine")
+    return Matched(
+        table, papers, len(subscriptions.values), invalid, len(percolator.descriptions),
+        semantic, clock.laps,
+    )  # fmt: skip
+
+
+def _fan_out(
+    hits: Hits,
+    papers: Sequence[PaperDoc],
+    subscriptions: Subscriptions,
+    percolator: Percolator,
+    now: dt.datetime,
+    config: MatchConfig,
+) -> MatchTable:
     boosts = np.array(
         [boost(p.upvotes, p.published_at or p.ingested_at, now, config) for p in papers]
     )
     keep: int | np.ndarray = config.keep_per_subscriber
     if subscriptions.limits is not None:
         keep = np.where(subscriptions.limits > 0, subscriptions.limits, keep)
-    table = combine(hits, percolator.excluding, subscriptions.holders, boosts, keep)
-    return Matched(table, papers, len(compiled), invalid, len(percolator.descriptions), semantic)
+    hits = top_per_interest(hits, boosts, _interest_limits(subscriptions, keep, percolator))
+    return combine(hits, percolator.excluding, subscriptions.holders, boosts, keep)
+
+
+_cache: dict[tuple[int, int, int], tuple[Percolator, int]] = {}
+
+
+def index_for(subscriptions: Subscriptions, known: acronyms.Acronyms) -> tuple[Percolator, int]:
+    """The index of these distinct interests: built once, and again only when the interests
+    (or the acronyms the window defines) change; kept in the process between runs."""
+    key = (
+        hash(tuple(subscriptions.values)),
+        hash(tuple(subscriptions.negated)),
+        hash(frozenset(known.items())),
+    )
+    found = _cache.get(key)
+    if found is None:
+        compiled, invalid = _compile(subscriptions.values)
+        found = (
+            Percolator(list(zip(compiled, subscriptions.negated, strict=True)), known),
+            invalid,
+        )
+        _cache.clear()
+        _cache[key] = found
+    return found
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 4)
+        self._last = now
+
+
+def _interest_limits(
+    subscriptions: Subscriptions, keep: int | np.ndarray, percolator: Percolator
+) -> np.ndarray:
+    """Per interest: the largest digest among its holders, a margin for papers their
+    exclusions remove; no limit for excluding interests."""
+    holders = subscriptions.holders
+    per_holder = (
+        np.full(len(holders.subscribers), keep)
+        if isinstance(keep, int)
+        else keep[holders.subscribers]
+    )
+    limits = np.zeros(len(holders.indptr) - 1, dtype=np.int64)
+    filled = np.flatnonzero(np.diff(holders.indptr) > 0)
+    if len(per_holder):
+        limits[filled] = np.maximum.reduceat(per_holder, holders.indptr[filled]) + EXCLUSION_MARGIN
+    limits[np.array(percolator.excluding, dtype=bool)] = np.iinfo(np.int64).max
+    return limits
 
 
 def _compile(values: Sequence[str]) -> tuple[list[CompiledInterest], int]:

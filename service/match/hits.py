@@ -135,3 +135,16 @@ def best_per_pair(hits: Hits, papers: int, bonus: float) -> Hits:
     best = hits.take(order[starts])
     best.score = best.score + bonus * others
     return best
+
+
+def top_per_interest(hits: Hits, boosts: np.ndarray, limits: np.ndarray) -> Hits:
+    """Each interest's best ``limits[interest]`` papers (by score x boost; excluding interests
+    have no limit). A subscriber keeps at most its digest size of papers, and holders of one
+    interest rank its papers alike, so papers past that rank could never reach a digest."""
+    if not len(hits):
+        return hits
+    order = np.lexsort((-(hits.score * boosts[hits.paper]), hits.interest))
+    interest = hits.interest[order]
+    starts = np.flatnonzero(np.r_[True, interest[1:] != interest[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return hits.take(np.sort(order[rank < limits[interest]]))

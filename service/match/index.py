@@ -50,6 +50,7 @@ class TermIndex:
         self._title_only = [isinstance(t, TextTerm) and t.title_only for t in self.terms]
         self._single: dict[str, list[int]] = defaultdict(list)  # one-stem variants
         self._left_parts: set[str] = set()  # word beginnings of those, for joined bigrams
+        self._openings: set[str] = set()  # their first five letters
         self._by_stems: dict[tuple[str, ...], list[int]] = defaultdict(list)
         self._categories: dict[str, list[int]] = defaultdict(list)
         self._authors: dict[str, list[int]] = defaultdict(list)
@@ -59,9 +60,8 @@ class TermIndex:
             elif isinstance(term, CategoryTerm):
                 self._categories[term.key].append(term_id)
             elif isinstance(term, AuthorTerm):
-                self._authors[term.name.surname].append(term_id)
-                if len(term.name.given) == 1 and len(term.name.given[0]) > 1:
-                    self._authors[term.name.given[0]].append(term_id)  # "He Kaiming"
+                for key in _author_keys(term.name):
+                    self._authors[key].append(term_id)
         for key, values in patterns.items():
             self._automaton.add_word(key, (len(key), tuple(values)))
         if patterns:
@@ -81,6 +81,7 @@ class TermIndex:
                 word = variant.stems[0]
                 self._single[word].append(term_id)
                 self._left_parts.update(word[:cut] for cut in range(2, len(word) - 2))
+                self._openings.add(word[:5])
         self._by_stems[term.variants[0].stems].append(term_id)
 
     def scan(self, paper: PaperDoc) -> DocHits:
@@ -118,10 +119,10 @@ class TermIndex:
 
     def _joined(self, doc: DocHits, field: Analyzed, in_title: bool) -> None:
         """ "self supervised" written apart counts for a "selfsupervised" term."""
-        left_parts = self._left_parts
+        left_parts, openings = self._left_parts, self._openings
         exact = field.exact
         for i in range(len(exact) - 1):
-            if exact[i] in left_parts:
+            if exact[i] in left_parts and (exact[i] + exact[i + 1])[:5] in openings:
                 whole = stem(exact[i] + exact[i + 1])
                 if not whole.startswith(exact[i]) or len(whole) - len(exact[i]) < 3:
                     continue
@@ -159,7 +160,11 @@ class TermIndex:
             name = authors.parse_name(author)
             if name is None:
                 continue
-            for key in {name.surname, *name.given}:
+            initial = name.given[0][:1] if name.given else ""
+            keys = [f"{name.surname} {initial}", f"{name.surname} "]
+            if len(name.given) == 1:
+                keys.append(f"{name.given[0]} {name.surname[:1]}")  # listed "He Kaiming"?
+            for key in keys:
                 for term_id in self._authors.get(key, ()):
                     term = self.terms[term_id]
                     assert isinstance(term, AuthorTerm)
@@ -168,6 +173,15 @@ class TermIndex:
 
     def description_terms(self) -> list[tuple[int, DescriptionTerm]]:
         return [(i, t) for i, t in enumerate(self.terms) if isinstance(t, DescriptionTerm)]
+
+
+def _author_keys(name: authors.Name) -> list[str]:
+    """Where an author interest is filed: surname and first initial ("he k"), or the surname
+    alone when no given name was typed ("he "); "He Kaiming" also swapped ("kaiming h")."""
+    keys = [f"{name.surname} {name.given[0][:1] if name.given else ''}"]
+    if len(name.given) == 1 and len(name.given[0]) > 1:
+        keys.append(f"{name.given[0]} {name.surname[:1]}")
+    return keys
 
 
 def _exact_ok(exact: list[str], first: int, want: tuple[str | None, ...]) -> bool:

@@ -30,6 +30,8 @@ from service.match.index import DocHits, TermIndex
 from service.match.score import CorpusStats, MatchConfig
 from service.match.types import PaperDoc
 
+MAX_EXCLUDED = 8  # exclusions checked with array operations; more go the slow path
+
 
 class Percolator:
     def __init__(
@@ -80,22 +82,26 @@ class Percolator:
         )
 
     def _split(self) -> None:
-        """One-term clauses (most interests) go to postings matched with array operations;
-        the rest are anchored on their rarest term and checked one by one."""
+        """Clauses with one required term (most interests, with or without exclusions) go to
+        postings matched with array operations; the rest are anchored on their rarest term
+        and checked one by one."""
         pairs: dict[str, list[tuple[int, int]]] = {"text": [], "description": [], "filter": []}
         self.complex: list[int] = []
+        excluded = np.full((len(self.clauses), MAX_EXCLUDED), -1, dtype=I64)
         for number, clause in enumerate(self.clauses):
             if not clause.terms:
                 continue
-            single = len(clause.terms) == 1 and not clause.excluded
-            kind = "text" if clause.text else "description" if clause.descriptions else "filter"
-            if single:
-                pairs[kind].append((clause.terms[0], clause.interest))
+            if len(clause.terms) == 1 and len(clause.excluded) <= MAX_EXCLUDED:
+                kind = "text" if clause.text else "description" if clause.descriptions else "filter"
+                pairs[kind].append((clause.terms[0], number))
+                excluded[number, : len(clause.excluded)] = clause.excluded
             else:
                 self.complex.append(number)
         self.simple_text = Postings.of(pairs["text"], len(self._ids))
         self.simple_descriptions = Postings.of(pairs["description"], len(self._ids))
         self.simple_filters = Postings.of(pairs["filter"], len(self._ids))
+        self._excluded = excluded[:, : max(1, int((excluded >= 0).sum(axis=1).max(initial=0)))]
+        self._interest_of = np.array([c.interest for c in self.clauses], dtype=I64)
 
     def scan(self, papers: Sequence[PaperDoc]) -> list[DocHits]:
         return [self.index.scan(paper) for paper in papers]
@@ -121,17 +127,30 @@ class Percolator:
         (an excluding interest's pairs are all kept: they remove papers later)."""
         reasons: list[tuple[str, ...]] = []
         found = Occurrences.of(docs, stats, config)
-        parts = [
+        present = _present(docs, found, descriptions, len(self._ids))
+        simple = [
             self._simple_text(found, reasons),
             self._simple_descriptions(descriptions, reasons),
             self._simple_filters(docs, config, reasons),
-            self._complex(docs, stats, found, descriptions, config, reasons),
         ]
+        parts = [self._allowed(part, present) for part in simple]
+        parts.append(self._complex(docs, stats, found, descriptions, config, reasons))
         hits = best_per_pair(concat(parts, reasons), len(docs), OTHER_CLAUSE_BONUS)
         excluding = np.array(self.excluding, dtype=bool)
         return hits.take(
             np.flatnonzero((hits.score >= config.threshold) | excluding[hits.interest])
         )
+
+    def _allowed(self, hits: Hits, present: np.ndarray) -> Hits:
+        """Clause hits (``interest`` holds clause numbers) without an excluded term present,
+        as interest hits."""
+        excluded = self._excluded[hits.interest]
+        keys = hits.paper[:, None] * len(self._ids) + excluded
+        at = np.minimum(np.searchsorted(present, keys), max(len(present) - 1, 0))
+        blocked = ((excluded >= 0) & (present[at] == keys)).any(axis=1) if len(present) else False
+        kept = hits.take(np.flatnonzero(~blocked)) if len(present) else hits
+        kept.interest = self._interest_of[kept.interest]
+        return kept
 
     def _simple_text(self, found: Occurrences, reasons: list[tuple[str, ...]]) -> Hits:
         """One-word (or one-phrase) interests: score = the term's strength in the paper."""
@@ -227,3 +246,16 @@ class Percolator:
             np.array(score_of, np.float64),
             np.array(reason, I64),
         )
+
+
+def _present(
+    docs: Sequence[DocHits], found: Occurrences, described: DescriptionScores, terms: int
+) -> np.ndarray:
+    """Sorted keys paper x terms + term of every term present in every paper."""
+    filters = [
+        number * terms + term_id
+        for number, doc in enumerate(docs)
+        for term_id in (*doc.categories, *doc.authors)
+    ]
+    keys = [found.paper * terms + found.term, described.paper * terms + described.term]
+    return np.unique(np.concatenate([*keys, np.array(filters, dtype=I64)]))

@@ -10,6 +10,7 @@ most the messages in flight unrecorded (RELIABILITY.md section 3).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -136,7 +137,7 @@ async def _window(batch: _Batch, ids: Sequence[int]) -> None:
     results = await asyncio.gather(*(_send(batch, slots, p) for p in prepared))
     held = [p for p, sent in zip(prepared, results, strict=True) if not sent]
     if held:
-        _release(batch, held, f"not sent: {batch.stop}")
+        _release(batch, held, f"not sent: {batch.stop or 'lease running short'}")
 
 
 def _note_stop(batch: _Batch, result: SendResult) -> None:
@@ -154,6 +155,8 @@ async def _send(batch: _Batch, slots: asyncio.Semaphore, p: Prepared) -> bool:
         if batch.stop in ("paused", "unreachable"):
             return False
         await batch.limiter.wait(p.message.recipient.rpartition("@")[2])
+        if time.monotonic() > p.send_by:
+            return False  # the lease could lapse mid-send: let a fresh claim take it
         started = time.perf_counter()
         with log_context(delivery_id=p.delivery_id):
             result = await batch.mailer.send(p.message)
@@ -178,6 +181,8 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
     list (an unsubscribe committed before this point wins), and render the ones to send."""
     settings, now = batch.settings, batch.clock()
     lease = dt.timedelta(seconds=settings.lease_seconds)
+    # A message must start early enough in its lease to finish (SMTP timeout) and commit.
+    send_by = time.monotonic() + settings.lease_seconds - 1.5 * settings.smtp_timeout
     with transaction(batch.factory) as session:
         paused = sending.current_pause(session) is not None
         kinds = [DeliveryKind.alert] if paused else None
@@ -196,7 +201,7 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
                 p = prepare(session, settings, row, row.address in suppressed, papers, now,
                              batch.report)  # fmt: skip
             if p is not None:
-                prepared.append(p)
+                prepared.append(dataclasses.replace(p, send_by=send_by))
     return prepared
 
 
@@ -225,8 +230,11 @@ def _release(batch: _Batch, prepared: Sequence[Prepared], why: str) -> None:
             ledger.finish(session, p.delivery_id, DeliveryStatus.planned, now=now,
                           refund_attempt=True, error=why, retry_at=retry_at)  # fmt: skip
             log.info("%s: %s to %s", why, p.kind, p.message.recipient)
+        ledger.mark_enqueued(session, [p.delivery_id for p in prepared], None)
     if batch.dry_run:
         batch.report.skipped += len(prepared)
+    elif batch.stop is None:
+        batch.report.not_claimed += len(prepared)  # handed back before their lease ran short
     elif batch.stop == "paused":
         batch.report.paused += len(prepared)
     else:

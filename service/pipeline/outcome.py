@@ -43,6 +43,7 @@ class Prepared:
     attempts: int
     created_at: dt.datetime
     subscriber_id: int | None = None
+    send_by: float = float("inf")  # time.monotonic() after which the lease is too short
 
 
 def backoff(attempts: int, settings: Settings | None = None) -> dt.timedelta:

@@ -64,6 +64,7 @@ def _same(word: str, piece: str, last: bool) -> bool:
     return last and word.startswith(piece) and word[len(piece) :] in SUFFIXES
 
 
+@lru_cache(maxsize=16384)  # a paper's title and abstract, highlighted for one interest
 def segments(text: str, terms: tuple[str, ...] = ()) -> tuple[Segment, ...]:
     """``text`` as runs, the words of ``terms`` marked: whole words, case-insensitive, the
     usual inflections of a term's last word, and hyphen or space between a phrase's words.

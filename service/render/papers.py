@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from service.render.highlight import reason_segments, segments, terms_from_reasons
 from service.render.links import safe_url
@@ -118,6 +119,17 @@ def _join(head: str, why: str, links: str) -> str:
     return f"{head}\n\n{tail}" if tail else head
 
 
+@lru_cache(maxsize=8192)  # readers who follow the same interest get the same reasons
+def _why(reasons: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[Segment, ...], str] | None:
+    """The reason line, its terms, its highlighted runs and its wrapped text-part line."""
+    shown = tuple(r for r in (one_line(x, 160) for x in reasons) if r)
+    if not shown:
+        return None
+    reason = "; ".join(shown)
+    why = wrap(f"Why you got this: {reason}", INDENT)
+    return reason, terms_from_reasons(shown), reason_segments(shown), why
+
+
 def paper_view(
     card: PaperCard,
     use_ai_summary: bool = False,
@@ -126,14 +138,11 @@ def paper_view(
 ) -> PaperView:
     """The paper for one subscriber: the cached part plus why it matched, words highlighted."""
     prepared = _prepared(card, use_ai_summary, tuple(sorted(extra_hosts)) if extra_hosts else ())
-    reasons = [one_line(x, 160) for x in card.reasons[:MAX_REASONS]] if with_reason else []
-    shown = tuple(r for r in reasons if r)
-    if not shown:
+    why = _why(tuple(card.reasons[:MAX_REASONS])) if with_reason and card.reasons else None
+    if why is None:
         return prepared.view
     base = prepared.view
-    terms = terms_from_reasons(shown)
-    reason = "; ".join(shown)
-    why = wrap(f"Why you got this: {reason}", INDENT)
+    reason, terms, reason_parts, why_text = why
     # One constructor call: dataclasses.replace costs more than the rest of this function.
     return PaperView(
         base.title,
@@ -148,7 +157,7 @@ def paper_view(
         reason,
         segments(base.title, terms),
         segments(base.abstract, terms),
-        reason_segments(shown),
-        _join(prepared.head, why, prepared.links),
+        reason_parts,
+        _join(prepared.head, why_text, prepared.links),
         base.key,
     )

@@ -69,7 +69,9 @@ def vocabulary(seed: list[dict[str, str]], rng: random.Random) -> tuple[list[str
     return topical, list(itertools.accumulate(1.0 / (rank + 10) for rank in range(len(topical))))
 
 
-def build(subscribers: int, papers: int, distinct_descriptions: int, seed: int) -> Workload:
+def build(
+    subscribers: int, papers: int, distinct_descriptions: int, seed: int, other: float = 0.8
+) -> Workload:
     rng = random.Random(seed)
     texts = seed_texts()
     terms, cumulative = vocabulary(texts, rng)
@@ -78,7 +80,7 @@ def build(subscribers: int, papers: int, distinct_descriptions: int, seed: int) 
     descriptions = sorted({_description(rng, words) for _ in range(distinct_descriptions * 2)})
     descriptions = descriptions[:distinct_descriptions]
     people = [f"{g} {f}" for g in GIVEN for f in FAMILY]
-    docs = [_paper(rng, texts, people, n) for n in range(papers)]
+    docs = [_paper(rng, texts, people, n, other) for n in range(papers)]
     interests = []
     for sub in range(1, subscribers + 1):
         for _ in range(rng.choices((1, 2, 3, 4, 5), (30, 30, 20, 12, 8))[0]):
@@ -86,9 +88,29 @@ def build(subscribers: int, papers: int, distinct_descriptions: int, seed: int) 
     params = {
         "subscribers": subscribers, "papers": papers, "interests": len(interests),
         "distinct_interests": len({t for _, t in interests}), "vocabulary": len(terms),
-        "distinct_descriptions": len(descriptions), "seed": seed,
+        "distinct_descriptions": len(descriptions), "seed": seed, "other_topic_words": other,
     }  # fmt: skip
     return Workload(docs, interests, descriptions, params)
+
+
+_CONTENT = re.compile(r"\b[a-z]{4,}\b")
+
+
+def _dilute(rng: random.Random, text: str, other: float) -> str:
+    """Replace that share of the content words with words of other topics: a day of arXiv
+    spans a far larger vocabulary than 72 papers, so each topical term is rarer."""
+    return _CONTENT.sub(
+        lambda m: (
+            _other_word(rng) if rng.random() < other and m.group(0) not in STOPWORDS else m.group(0)
+        ),
+        text,
+    )
+
+
+def _other_word(rng: random.Random) -> str:
+    return "".join(
+        rng.choice("bcdfglmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4))
+    )
 
 
 def _description(rng: random.Random, words: list[str]) -> str:
@@ -96,14 +118,16 @@ def _description(rng: random.Random, words: list[str]) -> str:
     return rng.choice(TEMPLATES).format(a=a, b=b, c=c)
 
 
-def _paper(rng: random.Random, texts: list[dict[str, str]], people: list[str], n: int) -> PaperDoc:
+def _paper(
+    rng: random.Random, texts: list[dict[str, str]], people: list[str], n: int, other: float
+) -> PaperDoc:
     main, *others = rng.sample(texts, 3)
     sentences = [s for t in (main, *others) for s in re.split(r"(?<=[.!?])\s+", t["summary"])]
-    abstract = " ".join(rng.sample(sentences, min(len(sentences), 8)))
+    abstract = _dilute(rng, " ".join(rng.sample(sentences, min(len(sentences), 8))), other)
     return PaperDoc(
         id=n + 1,
         arxiv_id=f"2611.{n + 1:05d}",
-        title=main["title"],
+        title=_dilute(rng, main["title"], other),
         summary=abstract,
         authors=tuple(rng.sample(people, rng.randint(3, 8))),
         categories=tuple(dict.fromkeys(rng.choices(CATEGORIES, CATEGORY_WEIGHTS, k=rng.randint(1, 3)))),

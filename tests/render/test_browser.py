@@ -112,7 +112,8 @@ def test_every_text_keeps_4_5_to_1_contrast(
 def test_the_checks_catch_a_bad_page(driver: Any, tmp_path: Path) -> None:
     bad = tmp_path / "bad.html"
     bad.write_text(
-        '<html><body><table width="900"><tr><td><p style="color: #aaaaaa">faint</p>'
+        '<html><head><meta name="viewport" content="width=device-width, initial-scale=1">'
+        '</head><body><table width="900"><tr><td><p style="color: #aaaaaa">faint</p>'
         "</td></tr></table></body></html>"
     )
     browser.load(driver, bad, 375)
