@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.observability.logs import log_context
 from service.pipeline._types import Clock, Factory
-from service.pipeline.outcome import Prepared, backoff, record_outcome
+from service.pipeline.outcome import Prepared, Recorder, backoff, record_outcome
 from service.pipeline.prepare import prepare
 from service.send.mailer import Mailer, SendResult
 from service.send.ratelimit import NoLimit, RateLimiter
@@ -70,6 +70,7 @@ class _Batch:
     dry_run: bool
     report: DeliverReport = field(default_factory=DeliverReport)
     stop: str | None = None  # why the rest of the batch is not sent
+    recorder: Recorder | None = None
 
 
 def deliver_batch(
@@ -87,7 +88,8 @@ def deliver_batch(
     """Send the rows among ``ids`` that are still due. Without ``loop`` a fresh event loop is
     used and the mailer closed at the end; a worker passes its own loop to keep connections."""
     batch = _Batch(factory, settings, mailer, clock, limiter or NoLimit(),
-                   checkpoint or _no_checkpoint, dry_run)  # fmt: skip
+                   checkpoint or _no_checkpoint, dry_run,
+                   recorder=Recorder(factory, settings.sent_commit_durable))  # fmt: skip
     own_loop = loop is None
     run_loop = loop or asyncio.new_event_loop()
     deadline = time.monotonic() + settings.batch_deadline_seconds
@@ -101,6 +103,8 @@ def deliver_batch(
                 break
             run_loop.run_until_complete(_window(batch, ids[start : start + window]))
     finally:
+        if batch.recorder is not None:
+            batch.recorder.close(clock())
         if own_loop:
             run_loop.run_until_complete(mailer.close())
             run_loop.close()
@@ -135,6 +139,8 @@ async def _window(batch: _Batch, ids: Sequence[int]) -> None:
         return
     slots = asyncio.Semaphore(batch.settings.smtp_pool_size)
     results = await asyncio.gather(*(_send(batch, slots, p) for p in prepared))
+    if batch.recorder is not None:
+        batch.recorder.flush(batch.clock())
     held = [p for p, sent in zip(prepared, results, strict=True) if not sent]
     if held:
         _release(batch, held, f"not sent: {batch.stop or 'lease running short'}")
@@ -164,7 +170,7 @@ async def _send(batch: _Batch, slots: asyncio.Semaphore, p: Prepared) -> bool:
             if result.outcome == "sent":
                 batch.checkpoint("C2")
             record_outcome(batch.factory, batch.settings, p, result, batch.clock(), seconds,
-                           batch.report)  # fmt: skip
+                           batch.report, batch.recorder)  # fmt: skip
             if result.outcome == "sent":
                 batch.checkpoint("C3")
         _note_stop(batch, result)

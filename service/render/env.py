@@ -17,6 +17,7 @@ from service.render.views import PaperView
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 FRAGMENTS = 8192
+_FRAGMENTS: dict[tuple[str, int], Markup] = {}
 
 
 @lru_cache(maxsize=8)
@@ -41,7 +42,7 @@ def shared_filter(env: Environment) -> Callable[[PaperView, str], Markup]:
     """``{{ p | shared("email/_base/paper_meta.html") }}`` renders that fragment of a paper
     once per paper and process (keyed by ``PaperView.key``), so the fragment may only use the
     fields that every reader's view of the paper shares."""
-    cache: dict[tuple[str, int], Markup] = {}
+    cache = _FRAGMENTS
 
     def shared(view: PaperView, name: str) -> Markup:
         key = (name, view.key)

@@ -56,7 +56,15 @@ CACHE_SIZE = 4096
 
 
 def clear_cache() -> None:
+    """Forget every paper and reason seen (the state of a fresh worker process)."""
+    from service.render import env, highlight
+
     _CACHE.clear()
+    _why.cache_clear()
+    highlight.segments.cache_clear()
+    highlight.term_index.cache_clear()
+    highlight._words.cache_clear()
+    env._FRAGMENTS.clear()
 
 
 def _prepared(card: PaperCard, use_ai: bool, hosts: tuple[str, ...]) -> _Prepared:

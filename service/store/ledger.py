@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, Table, and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from service.store.editions import (
@@ -239,6 +239,30 @@ def finish(
     if refund_attempt:
         values["attempts"] = Delivery.attempts - 1
     session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+def record_sent(
+    conn: Connection, delivery_id: int, now: dt.datetime, code: int | None, reply: str
+) -> None:
+    """``sent`` in one statement on a connection of the caller's (autocommit: the commit right
+    after the 250 is this one round trip)."""
+    table = Delivery.__table__
+    assert isinstance(table, Table)
+    conn.execute(
+        table.update()
+        .where(table.c.id == delivery_id)
+        .values(status=DeliveryStatus.sent, lease_until=None, last_smtp_code=code,
+                last_error=reply[:1000] or None, failure_reason=None, sent_at=now)
+    )  # fmt: skip
+
+
+def touch_last_digest(conn: Connection, subscriber_ids: Sequence[int], now: dt.datetime) -> None:
+    if subscriber_ids:
+        table = Subscriber.__table__
+        assert isinstance(table, Table)
+        conn.execute(
+            table.update().where(table.c.id.in_(list(subscriber_ids))).values(last_digest_at=now)
+        )
 
 
 def due_ids(

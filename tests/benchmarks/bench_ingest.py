@@ -81,7 +81,9 @@ def arxiv_body(count: int, month: int) -> bytes:
     out = [head]
     for i in range(count):
         new_id = f"http://arxiv.org/abs/26{month:02d}.{i:05d}v1"
-        out.append(re.sub(r"<id>[^<]+</id>", f"<id>{new_id}</id>", entries[i % len(entries)], count=1))
+        out.append(
+            re.sub(r"<id>[^<]+</id>", f"<id>{new_id}</id>", entries[i % len(entries)], count=1)
+        )
     return "".join([*out, tail]).encode()
 
 

@@ -51,7 +51,9 @@ SECRET = "benchmark-secret-key-0123456789abcdef"
 
 
 def postfix_tool(name: str) -> list[str]:
-    path = os.environ.get(f"PAPERPOST_SMTP_{name.split('-')[1].upper()}") or str(POSTFIX / "sbin" / name)
+    path = os.environ.get(f"PAPERPOST_SMTP_{name.split('-')[1].upper()}") or str(
+        POSTFIX / "sbin" / name
+    )
     if not Path(path).exists():
         sys.exit(f"{name} not found: set PAPERPOST_SMTP_{name.split('-')[1].upper()} (see .ci/run)")
     return [path]
@@ -146,7 +148,9 @@ def worker_env(settings: Settings, db_url: str, broker: str, port: int) -> dict[
             "PAPERPOST_BATCH_SIZE": str(settings.batch_size), "PYTHONPATH": str(ROOT)}  # fmt: skip
 
 
-def end_to_end(settings: Settings, db_url: str, broker: str, port: int, total: int) -> dict[str, Any]:
+def end_to_end(
+    settings: Settings, db_url: str, broker: str, port: int, total: int
+) -> dict[str, Any]:
     factory = make_sessionmaker(make_engine(db_url))
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--concurrency=2",
@@ -213,7 +217,9 @@ def _aiosmtplib_alone(port: int, data: bytes, count: int) -> None:
 
 def aiosmtplib_alone(port: int, data: bytes, count: int, processes: int) -> float:
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_aiosmtplib_alone, args=(port, data, count)) for _ in range(processes)]
+    procs = [
+        ctx.Process(target=_aiosmtplib_alone, args=(port, data, count)) for _ in range(processes)
+    ]
     started = time.perf_counter()
     for p in procs:
         p.start()
@@ -228,7 +234,9 @@ def sample_digest(settings: Settings, db_url: str) -> tuple[bytes, float]:
 
     factory = make_sessionmaker(make_engine(db_url))
     with factory() as session:
-        row = session.scalar(select(Delivery).where(Delivery.status == DeliveryStatus.sent).limit(1))
+        row = session.scalar(
+            select(Delivery).where(Delivery.status == DeliveryStatus.sent).limit(1)
+        )
         assert row is not None
         from service.content import compose_for, render_delivery
         from service.store.models import Subscriber

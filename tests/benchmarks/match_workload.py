@@ -26,10 +26,25 @@ from service.match.types import PaperDoc
 
 SEED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "seed_papers.json"
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
-CATEGORIES = ["cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "cs.IR", "cs.RO", "eess.IV", "cs.NE", "cs.CR", "q-bio.NC", "astro-ph.GA"]  # fmt: skip
+CATEGORIES = [
+    "cs.LG",
+    "cs.CV",
+    "cs.CL",
+    "cs.AI",
+    "stat.ML",
+    "cs.IR",
+    "cs.RO",
+    "eess.IV",
+    "cs.NE",
+    "cs.CR",
+    "q-bio.NC",
+    "astro-ph.GA",
+]
 CATEGORY_WEIGHTS = [30, 28, 14, 12, 6, 3, 2, 2, 1, 1, 0.5, 0.5]
-GIVEN = "Ada Alan Grace Kaiming Yann Fei Andrew Ilya Sara Ming Wei Jun Li Anna Maria Jose Luca Hugo Yuki Chen Olga Ravi Priya Omar Lena Noah Emma Ivan Zoe Tom".split()  # fmt: skip
-FAMILY = "He Lecun Li Ng Sutskever Chen Wang Zhang Liu Smith Garcia Rossi Dubois Tanaka Kim Park Singh Khan Novak Müller Schmidt Silva Costa Lopez Wu Yang Zhao Huang Kumar Ivanova".split()  # fmt: skip
+_GIVEN = "Ada Alan Grace Kaiming Yann Fei Andrew Ilya Sara Ming Wei Jun Li Anna Maria Jose Luca Hugo Yuki Chen Olga Ravi Priya Omar Lena Noah Emma Ivan Zoe Tom"
+GIVEN = _GIVEN.split()
+_FAMILY = "He Lecun Li Ng Sutskever Chen Wang Zhang Liu Smith Garcia Rossi Dubois Tanaka Kim Park Singh Khan Novak Müller Schmidt Silva Costa Lopez Wu Yang Zhao Huang Kumar Ivanova"
+FAMILY = _FAMILY.split()
 TEMPLATES = (
     "{a} methods for {b} applied to {c}",
     "how {a} improves {b} in {c} settings",
@@ -86,14 +101,19 @@ def build(
         for _ in range(rng.choices((1, 2, 3, 4, 5), (30, 30, 20, 12, 8))[0]):
             interests.append((sub, _interest(rng, pick, words, people, descriptions)))
     params = {
-        "subscribers": subscribers, "papers": papers, "interests": len(interests),
-        "distinct_interests": len({t for _, t in interests}), "vocabulary": len(terms),
-        "distinct_descriptions": len(descriptions), "seed": seed, "other_topic_words": other,
-    }  # fmt: skip
+        "subscribers": subscribers,
+        "papers": papers,
+        "interests": len(interests),
+        "distinct_interests": len({t for _, t in interests}),
+        "vocabulary": len(terms),
+        "distinct_descriptions": len(descriptions),
+        "seed": seed,
+        "other_topic_words": other,
+    }
     return Workload(docs, interests, descriptions, params)
 
 
-_CONTENT = re.compile(r"\b[a-z]{4,}\b")
+_CONTENT = re.compile(r"\b[A-Za-z][a-z]{3,}\b")
 
 
 def _dilute(rng: random.Random, text: str, other: float) -> str:
@@ -101,7 +121,9 @@ def _dilute(rng: random.Random, text: str, other: float) -> str:
     spans a far larger vocabulary than 72 papers, so each topical term is rarer."""
     return _CONTENT.sub(
         lambda m: (
-            _other_word(rng) if rng.random() < other and m.group(0) not in STOPWORDS else m.group(0)
+            _other_word(rng)
+            if rng.random() < other and m.group(0).lower() not in STOPWORDS
+            else m.group(0)
         ),
         text,
     )
@@ -130,19 +152,35 @@ def _paper(
         title=_dilute(rng, main["title"], other),
         summary=abstract,
         authors=tuple(rng.sample(people, rng.randint(3, 8))),
-        categories=tuple(dict.fromkeys(rng.choices(CATEGORIES, CATEGORY_WEIGHTS, k=rng.randint(1, 3)))),
+        categories=tuple(
+            dict.fromkeys(rng.choices(CATEGORIES, CATEGORY_WEIGHTS, k=rng.randint(1, 3)))
+        ),
         upvotes=int(rng.expovariate(1 / 8)),
         published_at=NOW - dt.timedelta(hours=rng.uniform(0, 48)),
         ingested_at=NOW,
-    )  # fmt: skip
+    )
 
 
-def _interest(rng: random.Random, pick: object, words: list[str], people: list[str], descriptions: list[str]) -> str:  # fmt: skip
+def _interest(
+    rng: random.Random, pick: object, words: list[str], people: list[str], descriptions: list[str]
+) -> str:
     term = pick  # a Zipf draw over the vocabulary
     kind = rng.choices(
-        ("word", "all", "phrase", "or", "exclude", "category", "archive", "author", "initials", "only", "description"),
+        (
+            "word",
+            "all",
+            "phrase",
+            "or",
+            "exclude",
+            "category",
+            "archive",
+            "author",
+            "initials",
+            "only",
+            "description",
+        ),
         (50, 10, 6, 5, 5, 6, 2, 2, 2, 2, 10),
-    )[0]  # fmt: skip
+    )[0]
     if kind == "word":
         return _plain(term())  # type: ignore[operator]
     if kind == "all":

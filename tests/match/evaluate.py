@@ -51,11 +51,15 @@ def seed_papers(encoder: Encoder | None = None, path: Path = SEED_PAPERS) -> lis
     vectors = encoder.encode(texts) if encoder is not None else [None] * len(papers)
     return [
         PaperDoc(
-            n, f"seed/{n:07d}", p["title"], p["summary"], ingested_at=NOW,
+            n,
+            f"seed/{n:07d}",
+            p["title"],
+            p["summary"],
+            ingested_at=NOW,
             embedding=pack(v, t) if v is not None else None,
         )
         for n, (p, t, v) in enumerate(zip(papers, texts, vectors, strict=True))
-    ]  # fmt: skip
+    ]
 
 
 def ndcg(ranked: Sequence[int], grades: dict[int, int], k: int = 10) -> float:
@@ -126,13 +130,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcomes = evaluate(items, seed_papers(encoder), encoder)
     table = summary(outcomes)
     if args.json:
-        print(json.dumps({"semantic": encoder is not None, "summary": table,
-                          "interests": [asdict(o) for o in outcomes]}, indent=1))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "semantic": encoder is not None,
+                    "summary": table,
+                    "interests": [asdict(o) for o in outcomes],
+                },
+                indent=1,
+            )
+        )
         return 0
     if args.verbose:
         for o in sorted(outcomes, key=lambda o: o.ndcg):
-            print(f"{o.ndcg:5.2f} P={o.precision:4.2f} R={o.recall:4.2f} n={o.returned:2} "
-                  f"{o.kind[:4]} {o.split:4} {o.interest}{'  TRAPS ' + str(o.traps) if o.traps else ''}")  # fmt: skip
+            print(
+                f"{o.ndcg:5.2f} P={o.precision:4.2f} R={o.recall:4.2f} n={o.returned:2} "
+                f"{o.kind[:4]} {o.split:4} {o.interest}{'  TRAPS ' + str(o.traps) if o.traps else ''}"
+            )
     print(f"semantic: {'on (' + encoder.name + ')' if encoder else 'off (lexical fallback)'}")
     for kind, row in table.items():
         print(f"{kind:12} " + "  ".join(f"{k} {v}" for k, v in row.items()))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.match import acronyms, authors, categories
+from service.match.clauses import ClauseIds, Context, best_of, clauses_of, score_clause
 from service.match.compile import (
     AuthorTerm,
     CategoryTerm,
@@ -24,7 +25,6 @@ from service.match.compile import (
 )
 from service.match.describe import LEXICAL_WEIGHT, MIN_REFERENCE, MIN_Z, TOP_SCORE
 from service.match.index import DocHits, definitions
-from service.match.clauses import ClauseIds, Context, best_of, clauses_of, score_clause
 from service.match.score import CorpusStats, MatchConfig, boost, strength
 from service.match.text import Analyzed, analyze, stem
 from service.match.types import PaperDoc
@@ -115,7 +115,11 @@ class NaiveMatcher:
         self.acronyms, self.long_forms = known, acronyms.by_long_form(known)
 
     def match(
-        self, compiled: CompiledInterest, excluding: bool, now: dt.datetime, vectors: dict[str, np.ndarray] | None
+        self,
+        compiled: CompiledInterest,
+        excluding: bool,
+        now: dt.datetime,
+        vectors: dict[str, np.ndarray] | None,
     ) -> dict[int, tuple[float, tuple[str, ...]]]:
         """paper index -> (score after boosts, reasons) for the papers this interest gets."""
         terms: list[Term] = []
@@ -126,7 +130,9 @@ class NaiveMatcher:
         found = {}
         context = Context(terms, [stats.idf(t) for t in range(len(terms))], self.config)
         for number, doc in enumerate(docs):
-            present = set(doc.hits) | set(doc.categories) | set(doc.authors) | set(described[number])
+            present = (
+                set(doc.hits) | set(doc.categories) | set(doc.authors) | set(described[number])
+            )
             strengths = {t: strength(e, doc, stats, self.config) for t, e in doc.hits.items()}
             options = [
                 score_clause(c, doc, strengths, described[number], context)
@@ -163,14 +169,24 @@ class NaiveMatcher:
                         terms.append(word)
         kinds = [terms[i] for i in ids]
         return ClauseIds(
-            0, tuple(ids), tuple(excluded),
+            0,
+            tuple(ids),
+            tuple(excluded),
             tuple(i for i, t in zip(ids, kinds, strict=True) if isinstance(t, TextTerm)),
             tuple(i for i, t in zip(ids, kinds, strict=True) if isinstance(t, DescriptionTerm)),
-            tuple(i for i, t in zip(ids, kinds, strict=True) if isinstance(t, CategoryTerm | AuthorTerm)),
-        )  # fmt: skip
+            tuple(
+                i
+                for i, t in zip(ids, kinds, strict=True)
+                if isinstance(t, CategoryTerm | AuthorTerm)
+            ),
+        )
 
     def _describe(
-        self, terms: list[Term], docs: list[DocHits], stats: CorpusStats, vectors: dict[str, np.ndarray] | None
+        self,
+        terms: list[Term],
+        docs: list[DocHits],
+        stats: CorpusStats,
+        vectors: dict[str, np.ndarray] | None,
     ) -> list[dict[int, tuple[float, str]]]:
         out: list[dict[int, tuple[float, str]]] = [{} for _ in docs]
         config = self.config
@@ -183,15 +199,18 @@ class NaiveMatcher:
             sims = None
             if vectors is not None:
                 query = vectors[term.text]
-                sims = [float(query @ p.vector) if p.vector is not None else None for p in self.papers]
+                sims = [
+                    float(query @ p.vector) if p.vector is not None else None for p in self.papers
+                ]
                 known = [s for s in sims if s is not None]
                 mean = np.mean(known) if len(known) >= MIN_REFERENCE else None
                 std = np.std(known) if len(known) >= MIN_REFERENCE else 0.0
             for number, doc in enumerate(docs):
                 share = sum(
                     w * min(strength(doc.hits[i], doc, stats, config), 1.0)
-                    for i, w in zip(words, weights, strict=True) if i in doc.hits
-                )  # fmt: skip
+                    for i, w in zip(words, weights, strict=True)
+                    if i in doc.hits
+                )
                 if sims is not None and sims[number] is not None:
                     cosine = sims[number]
                     value = cosine + LEXICAL_WEIGHT * share
@@ -200,10 +219,14 @@ class NaiveMatcher:
                     if mean is not None and cosine - mean < MIN_Z * std:
                         continue
                     span = TOP_SCORE - config.semantic_threshold
-                    score = config.threshold + (value - config.semantic_threshold) / span * (1 - config.threshold)
+                    score = config.threshold + (value - config.semantic_threshold) / span * (
+                        1 - config.threshold
+                    )
                     out[number][term_id] = (score, f"similar to your description, {cosine:.2f}")
                 elif share >= config.lexical_threshold:
                     floor = config.lexical_threshold
-                    score = config.threshold + (share - floor) / (1 - floor) * (1 - config.threshold)
+                    score = config.threshold + (share - floor) / (1 - floor) * (
+                        1 - config.threshold
+                    )
                     out[number][term_id] = (score, "lexical")
         return out
