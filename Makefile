@@ -36,8 +36,8 @@ format: $(BIN)/.installed-$(EXTRAS)
 
 check: lint test
 
-bench: $(BIN)/.installed-$(EXTRAS)
-	$(BIN)/python -m tests.benchmarks
+bench: $(BIN)/.installed-$(EXTRAS)  # every benchmark, one after the other (long; see docs/benchmarks.md)
+	for b in tests/benchmarks/bench_*.py; do $(BIN)/python -m tests.benchmarks.$$(basename $$b .py) || exit 1; done
 
 # Screenshots of the web pages (docs/img/web-*.png), taken by the browser test in headless Chromium,
 # and of the digest email (docs/img/digest-*.png).

@@ -71,6 +71,7 @@ class _Batch:
     report: DeliverReport = field(default_factory=DeliverReport)
     stop: str | None = None  # why the rest of the batch is not sent
     recorder: Recorder | None = None
+    pause_checked: float = float("-inf")  # time.monotonic() of the last look at the pause
 
 
 def deliver_batch(
@@ -177,6 +178,15 @@ async def _send(batch: _Batch, slots: asyncio.Semaphore, p: Prepared) -> bool:
         return True
 
 
+def _paused(batch: _Batch, session: Session) -> bool:
+    """Look at the shared pause at most once a second (a pause raised by this batch stops it
+    at once through ``batch.stop``)."""
+    if time.monotonic() - batch.pause_checked < 1.0:
+        return False
+    batch.pause_checked = time.monotonic()
+    return sending.current_pause(session) is not None
+
+
 def _paused_now(batch: _Batch) -> bool:
     with batch.factory() as session:
         return sending.current_pause(session) is not None
@@ -190,7 +200,7 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
     # A message must start early enough in its lease to finish (SMTP timeout) and commit.
     send_by = time.monotonic() + settings.lease_seconds - 1.5 * settings.smtp_timeout
     with transaction(batch.factory) as session:
-        paused = sending.current_pause(session) is not None
+        paused = _paused(batch, session)
         kinds = [DeliveryKind.alert] if paused else None
         claimed = ledger.claim_many(session, ids, now, lease, kinds=kinds)
         if paused and len(claimed) < len(ids):
