@@ -113,7 +113,7 @@ def match_new_papers() -> None:
 
 @app.task(name="paperpost.plan_editions")
 def plan_editions() -> None:
-    enqueue(pipeline.plan_editions(_factory(), _settings(), _now()).planned)
+    pipeline.plan_editions(_factory(), _settings(), _now(), on_page=enqueue)
 
 
 @app.task(name="paperpost.sweep_due")

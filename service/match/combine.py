@@ -49,6 +49,16 @@ class MatchTable:
     def __len__(self) -> int:
         return len(self.subscribers)
 
+    def without(self, subscribers: Sequence[int]) -> MatchTable:
+        """The table less these subscribers' rows."""
+        if not len(subscribers):
+            return self
+        kept = ~np.isin(self.subscribers, np.asarray(subscribers, dtype=np.int64))
+        return MatchTable(
+            self.subscribers[kept], self.papers[kept], self.scores[kept], self.reason_ids[kept],
+            self.reasons,
+        )  # fmt: skip
+
 
 def combine(
     hits: Hits,
@@ -65,7 +75,7 @@ def combine(
     flag = np.repeat(is_excluding, np.diff(holders.indptr)[hits.interest])
     score = np.where(flag, 0.0, score * boosts[paper])
     sub, paper, score, rid = _merge(sub, paper, score, rid, flag, papers)
-    order = np.lexsort((-score, sub))
+    order = _order(sub, score)
     sub, paper, score, rid = sub[order], paper[order], score[order], rid[order]
     starts = np.flatnonzero(np.r_[True, sub[1:] != sub[:-1]]) if len(sub) else np.zeros(0, np.int64)
     rank = np.arange(len(sub)) - np.repeat(starts, np.diff(np.r_[starts, len(sub)]))
@@ -100,7 +110,7 @@ def _merge(
     if not len(sub):
         return sub, paper, score, rid
     key = sub * papers + paper
-    order = np.lexsort((-score, ~excluded, key))  # per pair: exclusions first, then best
+    order = _order(key, score, excluded)  # per pair: exclusions first, then the best
     key, excluded = key[order], excluded[order]
     first = np.r_[True, key[1:] != key[:-1]]
     starts = np.flatnonzero(first)
@@ -109,3 +119,24 @@ def _merge(
     kept = ~excluded[starts]
     best, extra = best[kept], extra[kept]
     return sub[best], paper[best], score[best] + EXTRA_INTEREST_BONUS * extra, rid[best]
+
+
+_SCORE_BITS = 21
+
+
+def _order(key: np.ndarray, score: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+    """Rows by key, then ``first`` rows, then score descending: one sort of a composite
+    integer (scores quantised to 2**-21 of the largest) when it fits in 63 bits, else lexsort."""
+    if not len(key):
+        return np.zeros(0, dtype=np.int64)
+    top = float(score.max()) if len(score) else 0.0
+    flag_bits = 1 if first is not None else 0
+    if int(key.max()) >= 1 << (62 - _SCORE_BITS - flag_bits) or top <= 0.0:
+        columns = [-score] if first is None else [-score, ~first]
+        return np.lexsort((*columns, key))
+    levels = (1 << _SCORE_BITS) - 1
+    rank = levels - np.minimum(np.rint(score / top * levels), levels).astype(np.int64)
+    composite = key << (_SCORE_BITS + flag_bits)
+    if first is not None:
+        composite |= (~first).astype(np.int64) << _SCORE_BITS
+    return np.argsort(composite | rank, kind="stable")

@@ -30,7 +30,7 @@ from service.match.types import InterestSpec, MatchResult, PaperDoc
 
 log = logging.getLogger(__name__)
 _NOTHING = CompiledInterest((), False)
-EXCLUSION_MARGIN = 10  # papers an interest keeps beyond its holders' digest size
+EXCLUSION_MARGIN = 3  # papers an interest keeps beyond its holders' digest size
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from service.match import authors, categories
+from service.match.fields import (
+    FIELD_EXAMPLES,
+    apply_field,
+    check_exclusion,
+    field_atom,
+    keyword,
+    needs_sides,
+)
 from service.match.lexer import FIELDS, Lexeme, lex
 from service.match.nodes import (
     AllOf,
@@ -39,7 +46,6 @@ from service.match.nodes import (
     render,
     tree,
 )
-from service.match.text import STOPWORDS, raw_words
 
 __all__ = ["InterestSyntaxError", "ParsedInterest", "parse_interest"]
 
@@ -176,7 +182,7 @@ class _Parser:
             if lexeme.kind == "AND":
                 self.take()
                 if not parts or self.peek() is None or self.peek().kind in (")", "OR"):  # type: ignore[union-attr]
-                    raise _needs_sides(lexeme)
+                    raise needs_sides(lexeme)
                 continue
             parts.append(self.either())
         if not parts:
@@ -196,7 +202,7 @@ class _Parser:
             self.take()
             following = self.peek()
             if following is None or following.kind in (")", "OR", "AND"):
-                raise _needs_sides(lexeme)
+                raise needs_sides(lexeme)
             starts.append(following.position)
             options.append(self.unary())
         if len(options) == 1:
@@ -213,7 +219,7 @@ class _Parser:
     def unary(self) -> Node:
         lexeme = self.take()
         if lexeme.kind == "OR":
-            raise _needs_sides(lexeme)
+            raise needs_sides(lexeme)
         if lexeme.kind != "NOT":
             return self.primary(lexeme)
         following = self.peek()
@@ -224,7 +230,7 @@ class _Parser:
                 "Write the word to exclude right after the minus: -survey.",
             )
         excluded = self.primary(self.take())
-        _check_exclusion(excluded, following.position)
+        check_exclusion(excluded, following.position)
         return Without(excluded)
 
     def primary(self, lexeme: Lexeme) -> Node:
@@ -238,7 +244,7 @@ class _Parser:
                 lexeme.position,
                 "Remove it, or add a “(” before the group.",
             )
-        return _keyword(lexeme)
+        return keyword(lexeme)
 
     def group(self, opening: Lexeme) -> Node:
         node = self.sequence(top=False)
@@ -259,7 +265,7 @@ class _Parser:
             raise InterestSyntaxError(
                 f"{lexeme.value}: needs a value right after the colon.",
                 lexeme.position,
-                _FIELD_EXAMPLES[name],
+                FIELD_EXAMPLES[name],
             )
         self.take()
         if value.kind == "(":
@@ -267,10 +273,10 @@ class _Parser:
                 raise InterestSyntaxError(
                     "about: takes a quoted description, not a group.",
                     value.position,
-                    _FIELD_EXAMPLES[name],
+                    FIELD_EXAMPLES[name],
                 )
-            return _apply_field(name, self.group(value), value.position)
-        return _field_atom(name, value)
+            return apply_field(name, self.group(value), value.position)
+        return field_atom(name, value)
 
     def _note_lowercase_operators(self, parts: list[Node]) -> None:
         for part in parts:
@@ -279,108 +285,3 @@ class _Parser:
                     f"“{part.text}” in lower case is read as a word and ignored; "
                     f"write {part.text.upper()} to use it as an operator."
                 )
-
-
-_FIELD_EXAMPLES = {
-    "cat": "Write an arXiv category or archive, e.g. cat:cs.CV or cat:cs.",
-    "author": 'Write a name, e.g. author:"Kaiming He" or author:LeCun.',
-    "title": 'Write a word or a phrase, e.g. title:mamba or title:"state space".',
-    "about": 'Write a description in quotes, e.g. about:"efficient long-sequence models".',
-}
-
-
-def _needs_sides(lexeme: Lexeme) -> InterestSyntaxError:
-    word = "OR" if lexeme.kind == "OR" else "AND"
-    return InterestSyntaxError(
-        f"{word} needs a term on each side.",
-        lexeme.position,
-        f"Write it between two terms: mamba {word} transformer.",
-    )
-
-
-def _keyword(lexeme: Lexeme, title_only: bool = False) -> Keyword:
-    text = lexeme.value.lstrip("+") if lexeme.kind == "word" else lexeme.value
-    words = raw_words(text)
-    if not words:
-        raise InterestSyntaxError(
-            f"“{text}” has no letters or digits to match.",
-            lexeme.position,
-            "Use words; punctuation and symbols are ignored when matching.",
-        )
-    phrase = lexeme.kind == "phrase"
-    ignored = not phrase and all(w.casefold() in STOPWORDS for w in words)
-    return Keyword(" ".join(text.split()), phrase, title_only, ignored)
-
-
-def _field_atom(name: str, lexeme: Lexeme) -> Node:
-    if name == "title":
-        return _keyword(lexeme, title_only=True)
-    if name == "about":
-        text = " ".join(lexeme.value.split())
-        if not raw_words(text):
-            raise InterestSyntaxError(
-                "This description has no words.", lexeme.position, _FIELD_EXAMPLES[name]
-            )
-        return Description(text)
-    if name == "cat":
-        return _category(lexeme)
-    return _author(lexeme)
-
-
-def _category(lexeme: Lexeme) -> Category:
-    code = categories.canonical(lexeme.value)
-    if code is None:
-        options = categories.suggest(lexeme.value)
-        hint = (
-            "Did you mean " + " or ".join(f"cat:{o}" for o in options) + "?"
-            if options
-            else "Use an arXiv category such as cs.CV, cs.LG, stat.ML, or an archive such as cs."
-        )
-        raise InterestSyntaxError(
-            f"“{lexeme.value}” is not an arXiv category.", lexeme.position, hint
-        )
-    return Category(code)
-
-
-def _author(lexeme: Lexeme) -> Author:
-    if authors.parse_name(lexeme.value) is None:
-        raise InterestSyntaxError(
-            f"“{lexeme.value}” is not a name.", lexeme.position, _FIELD_EXAMPLES["author"]
-        )
-    return Author(authors.display(lexeme.value))
-
-
-def _apply_field(name: str, node: Node, position: int) -> Node:
-    """title:(a OR "b c") applies the field to every term inside the group."""
-    if isinstance(node, AllOf):
-        return AllOf(tuple(_apply_field(name, p, position) for p in node.parts))
-    if isinstance(node, AnyOf):
-        return AnyOf(tuple(_apply_field(name, p, position) for p in node.parts))
-    if isinstance(node, Without):
-        return Without(_apply_field(name, node.part, position))
-    if isinstance(node, Keyword) and not node.title_only:
-        fake = Lexeme("phrase" if node.phrase else "word", node.text, position)
-        return _field_atom(name, fake)
-    raise InterestSyntaxError(
-        f"{name}: cannot apply to a field inside its group.",
-        position,
-        "Use plain words inside the parentheses, e.g. title:(mamba OR transformer).",
-    )
-
-
-def _check_exclusion(node: Node, position: int) -> None:
-    """An exclusion holds one term or an OR list of terms, never a description."""
-    inner = node.parts if isinstance(node, AnyOf) else (node,)
-    for part in inner:
-        if isinstance(part, Description):
-            raise InterestSyntaxError(
-                "A description cannot be excluded.",
-                position,
-                "Exclude keywords instead: -survey, -(survey OR review).",
-            )
-        if isinstance(part, AllOf | AnyOf | Without):
-            raise InterestSyntaxError(
-                "An exclusion takes one term, a phrase or an OR list.",
-                position,
-                'Write -survey, -"literature review" or -(survey OR review).',
-            )

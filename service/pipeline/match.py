@@ -111,7 +111,8 @@ def _match(
             found.invalid,
         )
         report.semantic = found.semantic
-        report.matches += matching.replace_matches(session, found.table, targets, now)
+        table = found.table.without(backfill)  # the backfill below writes theirs
+        report.matches += matching.replace_matches(session, table, targets, now)
     if backfill:
         if encoder is not None and vectors is None:
             vectors = matching.text_vectors(

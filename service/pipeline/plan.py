@@ -9,7 +9,7 @@ matches' link to their digest commit together, in a handful of set-based stateme
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Row, select
@@ -34,10 +34,17 @@ class PlanReport:
     missed: int = 0  # older slots after downtime, recorded as skipped
 
 
-def plan_editions(factory: Factory, settings: Settings, now: dt.datetime) -> PlanReport:
+def plan_editions(
+    factory: Factory,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    on_page: Callable[[list[int]], None] | None = None,
+) -> PlanReport:
     """Create the due digests in keyset batches bounded by a snapshot of subscriber ids; each
-    digest's papers are fixed and reserved in the same transaction. The caller enqueues
-    ``report.planned`` after this returns (after the commits)."""
+    digest's papers are fixed and reserved in the same transaction. ``on_page`` gets each
+    page's new ids right after its commit (a worker enqueues them, so sending starts while
+    planning goes on); otherwise the caller enqueues ``report.planned`` at the end."""
     report = PlanReport()
     with factory() as session:
         snapshot = session.scalar(select(Subscriber.id).order_by(Subscriber.id.desc()).limit(1))
@@ -48,8 +55,11 @@ def plan_editions(factory: Factory, settings: Settings, now: dt.datetime) -> Pla
             batch = _candidates(session, after, snapshot, settings.plan_page_size)
             if not batch:
                 break
+            before = len(report.planned)
             _plan_batch(session, settings, batch, trending, now, report)
             after = batch[-1].id
+        if on_page is not None and len(report.planned) > before:
+            on_page(report.planned[before:])
     DELIVERIES_PLANNED.inc(len(report.planned))
     return report
 

@@ -162,12 +162,15 @@ def end_to_end(
     app = create_app(settings)
     time.sleep(6)  # the worker is up and idle before the clock starts
     started = time.perf_counter()
-    planned = pipeline.plan_editions(factory, settings, NOW).planned
-    plan_s = time.perf_counter() - started
     with app.connection_for_write() as conn:
-        for i in range(0, len(planned), settings.batch_size):
-            app.send_task("paperpost.deliver_batch", args=[planned[i : i + settings.batch_size]],
-                          connection=conn)  # fmt: skip
+
+        def enqueue(ids: list[int]) -> None:  # as the plan task does: each page after its commit
+            for i in range(0, len(ids), settings.batch_size):
+                app.send_task("paperpost.deliver_batch", args=[ids[i : i + settings.batch_size]],
+                              connection=conn)  # fmt: skip
+
+        planned = pipeline.plan_editions(factory, settings, NOW, on_page=enqueue).planned
+    plan_s = time.perf_counter() - started
     rss: dict[str, list[int]] = {}
     marks = [0.25, 0.5, 1.0]
     while True:

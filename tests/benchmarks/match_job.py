@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from service import pipeline
 from service.config import Settings
 from service.match.compile import descriptions_of
-from service.match.query import parse_interest
+from service.match.query import InterestSyntaxError, parse_interest
 from service.match.semantic import load_encoder, pack, paper_text, vector_key
 from service.store import migrate
 from service.store.db import make_engine, make_sessionmaker
@@ -118,7 +118,7 @@ def _load(url: str, work: Workload, encoder: object) -> None:
                     blob,
                 )
             )
-    kinds = {v: parse_interest(v).kind for v in {v for _, v in work.interests}}
+    kinds = {v: _kind(v) for v in {v for _, v in work.interests}}
     with cursor.copy(
         "COPY interests (subscriber_id, kind, value, negated, weight, created_at, backfill_pending) FROM STDIN"
     ) as copy:
@@ -146,3 +146,10 @@ def _paper_vectors(work: Workload, encoder: object) -> list[bytes | None]:
             return [pack(v, t) for v, t in zip(stored["vectors"], texts, strict=True)]
     vectors = encoder.encode(texts)  # type: ignore[attr-defined]
     return [pack(v, t) for v, t in zip(vectors, texts, strict=True)]
+
+
+def _kind(value: str) -> str:
+    try:
+        return parse_interest(value).kind
+    except InterestSyntaxError:
+        return "keyword"  # stored as typed; the job skips it

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.match.query import InterestSyntaxError, parse_interest
 from service.match.text import STOPWORDS, raw_words
 from service.match.types import PaperDoc
 
@@ -79,9 +80,17 @@ def vocabulary(seed: list[dict[str, str]], rng: random.Random) -> tuple[list[str
         }
         terms |= set(re.findall(r"\(([A-Z][A-Za-z]*[A-Z][A-Za-z]*)s?\)", paper["summary"]))
         counts.update(terms)
-    topical = sorted(t for t, n in counts.items() if n <= len(seed) // 10)
+    topical = sorted(t for t, n in counts.items() if n <= len(seed) // 10 and _valid(t))
     rng.shuffle(topical)
     return topical, list(itertools.accumulate(1.0 / (rank + 10) for rank in range(len(topical))))
+
+
+def _valid(term: str) -> bool:
+    try:
+        parse_interest(term)
+    except InterestSyntaxError:
+        return False  # "IT": a stopword written as an acronym
+    return True
 
 
 def build(

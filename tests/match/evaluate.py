@@ -102,6 +102,39 @@ def evaluate(
     return outcomes
 
 
+def substring_baseline(
+    items: Sequence[dict[str, object]], papers: Sequence[PaperDoc]
+) -> list[Outcome]:
+    """The naive baseline: every word of the interest as a case-insensitive substring of the
+    title or abstract, ranked by the number of occurrences (title counted twice)."""
+    outcomes = []
+    for item in items:
+        words = [
+            w.strip('"').lower() for w in str(item["interest"]).split() if not w.startswith("-")
+        ]
+        scored = []
+        for paper in papers:
+            title, text = paper.title.lower(), (paper.title + " " + paper.summary).lower()
+            if all(w in text for w in words):
+                scored.append((-sum(text.count(w) + title.count(w) for w in words), paper.id))
+        ranked = [pid for _, pid in sorted(scored)]
+        grades = {int(k): int(v) for k, v in dict(item["relevant"]).items()}  # type: ignore[call-overload]
+        found = [p for p in ranked if grades.get(p, 0) > 0]
+        outcomes.append(
+            Outcome(
+                str(item["interest"]),
+                str(item["kind"]),
+                str(item["split"]),
+                len(found) / len(ranked) if ranked else 0.0,
+                len(found) / len(grades),
+                ndcg(ranked, grades),
+                len(ranked),
+                [p for p in ranked if p in set(item.get("must_not", []))],
+            )  # type: ignore[call-overload]
+        )
+    return outcomes
+
+
 def summary(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
     table = {}
     for kind in ("keyword", "description"):
@@ -123,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--semantic", choices=("auto", "on", "off"), default="auto")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--baseline", action="store_true", help="also plain substring matching")
     args = parser.parse_args(argv)
     items = json.loads(EVAL_SET.read_text(encoding="utf-8"))["interests"]
     items = [i for i in items if args.split == "all" or i["split"] == args.split]
@@ -147,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{o.ndcg:5.2f} P={o.precision:4.2f} R={o.recall:4.2f} n={o.returned:2} "
                 f"{o.kind[:4]} {o.split:4} {o.interest}{'  TRAPS ' + str(o.traps) if o.traps else ''}"
             )
+    if args.baseline:
+        for kind, row in summary(substring_baseline(items, seed_papers())).items():
+            print(f"substring baseline {kind:12} " + "  ".join(f"{k} {v}" for k, v in row.items()))
     print(f"semantic: {'on (' + encoder.name + ')' if encoder else 'off (lexical fallback)'}")
     for kind, row in table.items():
         print(f"{kind:12} " + "  ".join(f"{k} {v}" for k, v in row.items()))

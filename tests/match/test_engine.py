@@ -56,13 +56,22 @@ def hit(interest: str, title: str, summary: str = "") -> bool:
         ("optimization", "Optimisation of deep nets", True),
     ],
 )
-def test_word_boundaries_forms_phrases_and_operators(interest: str, title: str, expected: bool) -> None:
-    assert hit(interest, title, "mamba appears in this abstract" if interest == "title:mamba" else "") is expected
+def test_word_boundaries_forms_phrases_and_operators(
+    interest: str, title: str, expected: bool
+) -> None:
+    assert (
+        hit(interest, title, "mamba appears in this abstract" if interest == "title:mamba" else "")
+        is expected
+    )
 
 
 def test_acronym_defined_in_the_abstract_counts_for_its_long_form() -> None:
-    long_form = paper(1, "Feature interactions for click-through rate prediction", "We study CTR models.")
-    defined = paper(2, "Sparse features", "Click-through rate (CTR) prediction is hard. CTR models fail.")
+    long_form = paper(
+        1, "Feature interactions for click-through rate prediction", "We study CTR models."
+    )
+    defined = paper(
+        2, "Sparse features", "Click-through rate (CTR) prediction is hard. CTR models fail."
+    )
     found = run(["CTR"], [long_form, defined])
     assert [m.paper_id for m in found] == [1, 2]  # the long form in the title ranks first
     assert found[0].reasons == ("“CTR” in title",)
@@ -102,7 +111,9 @@ def test_title_above_abstract_and_rarity_and_proximity() -> None:
 
 
 def test_threshold_normalised_per_interest() -> None:
-    scattered = paper(1, "State of the art", "Latent space. " + "Filler text. " * 40 + "Our models.")
+    scattered = paper(
+        1, "State of the art", "Latent space. " + "Filler text. " * 40 + "Our models."
+    )
     assert run(["state space models"], [scattered]) == []  # common words far apart
     assert run(["state space models"], [scattered], threshold=0.0) != []
 

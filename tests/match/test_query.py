@@ -20,7 +20,11 @@ KINDS = [
     ("au:LeCun", "author", "author:LeCun"),
     ("ti:mamba", "keyword", "title:mamba"),
     ('about:"efficient long-sequence models"', "text", 'about:"efficient long-sequence models"'),
-    ("recommender systems feature interactions", "text", "recommender systems feature interactions"),
+    (
+        "recommender systems feature interactions",
+        "text",
+        "recommender systems feature interactions",
+    ),
     ('about:"mamba for vision" cat:cs.CV', "text", 'about:"mamba for vision" cat:cs.CV'),
     ("“vision  transformer”", "keyword", '"vision transformer"'),
 ]
@@ -43,7 +47,10 @@ def test_describe_echoes_the_parts() -> None:
             {"not": {"type": "keyword", "text": "survey", "in": "title or abstract"}},
         ]
     }
-    assert described["explain"] == "category cs.CV and the phrase “vision transformer”, but not “survey”"
+    assert (
+        described["explain"]
+        == "category cs.CV and the phrase “vision transformer”, but not “survey”"
+    )
     assert parse_interest("-survey").describe()["exclusion_only"] is True
 
 

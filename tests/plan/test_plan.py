@@ -144,3 +144,22 @@ def test_report_is_plain_data(factory: Factory, settings: Settings) -> None:
     add_people(factory, 1)
     report = pipeline.plan_editions(factory, settings, T0)
     assert dataclasses.asdict(report)["empty"] == 1
+
+
+def test_each_page_is_handed_over_after_its_commit(factory: Factory, settings: Settings) -> None:
+    """A worker enqueues every page as soon as it commits: sending starts while planning goes
+    on, and no task can run before its rows exist."""
+    people = add_people(factory, 7)
+    add_matches(factory, people, 3)
+    pages: list[list[int]] = []
+
+    def enqueue(ids: list[int]) -> None:
+        with factory() as other:  # a different connection sees the rows: they are committed
+            found = other.scalars(select(Delivery.id).where(Delivery.id.in_(ids))).all()
+        assert sorted(found) == sorted(ids)
+        pages.append(ids)
+
+    paged = settings.model_copy(update={"plan_page_size": 3})
+    report = pipeline.plan_editions(factory, paged, T0, on_page=enqueue)
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [i for p in pages for i in p] == report.planned

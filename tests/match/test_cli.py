@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.config import Settings
+from service.store import migrate
+from tests.conftest import DEMO_DATA
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("PAPERPOST_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PAPERPOST_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("PAPERPOST_MATCH_SEMANTIC", "off")
+    migrate.upgrade(settings.database_url)
+    assert (
+        runner.invoke(app, ["ingest", "file", str(DEMO_DATA / "seed_papers.json")]).exit_code == 0
+    )
+    return settings
+
+
+def test_match_runs_the_stage_with_and_without_json(env: Settings) -> None:
+    result = runner.invoke(
+        app, ["subscribers", "add", "ada@example.org", "-i", "mamba", "--confirmed"]
+    )
+    assert result.exit_code == 0
+    result = runner.invoke(app, ["match", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["papers"] == 72 and report["matches"] == 4 and report["backfilled"] == 1
+    result = runner.invoke(app, ["match"])
+    assert result.exit_code == 0 and "0 matches" in result.output
+
+
+def test_match_test_ranks_explains_and_echoes(env: Settings) -> None:
+    result = runner.invoke(app, ["match", "test", "CTR", "--json", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["interests"][0]["kind"] == "keyword" and out["interests"][0]["text"] == "CTR"
+    assert [p["title"][:40] for p in out["papers"]] == [
+        "Feature Generation by Convolutional Neur",
+        "Optimizing Feature Set for Click-Through",
+    ]
+    assert out["papers"][0]["reasons"] == ["“CTR” in title"]
+    result = runner.invoke(app, ["match", "test", "mamba -survey"])
+    assert result.exit_code == 0 and "MambaOut" in result.output and "but not" in result.output
+
+
+def test_match_test_reports_syntax_errors_with_position_and_hint(env: Settings) -> None:
+    result = runner.invoke(app, ["match", "test", '"vision transformer'])
+    assert result.exit_code == 1
+    assert (
+        "^" in result.output
+        and "never closed" in result.output
+        and "Traceback" not in result.output
+    )
+    result = runner.invoke(app, ["match", "test", "cat:cv", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {
+        "error": "“cv” is not an arXiv category.",
+        "position": 4,
+        "hint": "Did you mean cat:cs.CV or cat:math.CV?",
+        "interest": "cat:cv",
+    }
