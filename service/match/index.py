@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import ahocorasick
 
@@ -193,7 +194,8 @@ def _phrase_positions(stems: tuple[str, ...], phrase: tuple[str, ...]) -> list[i
     return [i for i in range(len(stems) - width + 1) if stems[i : i + width] == phrase]
 
 
-def definitions(text: str) -> list[tuple[str, tuple[str, ...]]]:
+@lru_cache(maxsize=50_000)
+def definitions(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Acronyms defined in the text: [("ctr", ("click", "through", "rate")), ...].
 
     The long form is found right before the parenthesis, its words' letters spelling the
@@ -209,7 +211,7 @@ def definitions(text: str) -> list[tuple[str, tuple[str, ...]]]:
         if long_form:
             analyzed = analyze(" ".join(long_form))
             found.append((analyze(short).exact[0], analyzed.stems))
-    return found
+    return tuple(found)
 
 
 def _long_form(short: str, words: list[str]) -> list[str] | None:

@@ -112,6 +112,7 @@ def stem(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
+@lru_cache(maxsize=50_000)  # papers of the window are analysed again by every run and preview
 def analyze(text: str) -> Analyzed:
     raw = raw_words(text)
     exact = [exact_form(w) for w in raw]

@@ -11,6 +11,7 @@ fast there because there is no network in between.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -68,8 +69,11 @@ def _converters(table: Table, names: Sequence[str]) -> list[Callable[[Any], Any]
     ]
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else _ENCODE(value)
 
 
 def update_many(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -111,6 +115,7 @@ def _pg_type(table: Table, name: str) -> str:
     return str(table.c[name].type.compile(dialect=_PG))
 
 
+@functools.lru_cache(maxsize=4_096)  # most rows of a run share their ingested_at, updated_at...
 def _iso(value: dt.date | None) -> str | None:
     if value is None:
         return None

@@ -5,12 +5,13 @@ set-based statements per page of subscribers."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, bindparam, exists, func, select
+from sqlalchemy import Table, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from service.store.models import (
@@ -22,7 +23,7 @@ from service.store.models import (
     SentPaper,
     Subscriber,
 )
-from service.store.sql import insert_ignore
+from service.store.sql import dialect_name, insert_ignore
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +76,13 @@ def insert_digests(
         }
         for r in rows
     ]
-    stmt = (
-        insert_ignore(session, Delivery)
-        .values(values)
-        .returning(Delivery.id, Delivery.subscriber_id, Delivery.edition_key)
+    # executemany with RETURNING: SQLAlchemy batches it ("insertmanyvalues") with a cached
+    # statement, where one giant VALUES list would be compiled afresh for every page.
+    stmt = insert_ignore(session, Delivery).returning(
+        Delivery.id, Delivery.subscriber_id, Delivery.edition_key
     )
-    return {(sid, key): did for did, sid, key in session.execute(stmt)}
+    result = session.connection().execute(stmt, values)
+    return {(sid, key): did for did, sid, key in result}
 
 
 def last_planned(session: Session, subscriber_ids: Sequence[int]) -> dict[int, dt.datetime]:
@@ -133,6 +135,9 @@ def fix_digests(session: Session, fixes: Sequence[DigestFix], now: dt.datetime) 
     ``sent_papers``, and the matches pointed at their digest."""
     if not fixes:
         return
+    if dialect_name(session) == "postgresql":
+        _fix_digests_unnest(session, fixes, now)
+        return
     table = Delivery.__table__
     assert isinstance(table, Table)
     session.execute(
@@ -169,6 +174,36 @@ def fix_digests(session: Session, fixes: Sequence[DigestFix], now: dt.datetime) 
             .values(delivery_id=bindparam("d")),
             taken,
         )
+
+
+def _fix_digests_unnest(session: Session, fixes: Sequence[DigestFix], now: dt.datetime) -> None:
+    """PostgreSQL: the same three statements, each taking whole columns as arrays."""
+    session.execute(
+        text("UPDATE deliveries AS d SET paper_ids = CAST(v.p AS json), "
+             "trending_ids = CAST(v.t AS json) FROM unnest(CAST(:ids AS integer[]), "
+             "CAST(:p AS text[]), CAST(:t AS text[])) AS v(id, p, t) WHERE d.id = v.id"),
+        {"ids": [f.delivery_id for f in fixes],
+         "p": [json.dumps([x.paper_id for x in f.matched]) for f in fixes],
+         "t": [json.dumps([x.paper_id for x in f.trending]) for f in fixes]},
+    )  # fmt: skip
+    picks = [(f.subscriber_id, p.arxiv_id, f.delivery_id)
+             for f in fixes for p in (*f.matched, *f.trending)]  # fmt: skip
+    if picks:
+        session.execute(
+            text("INSERT INTO sent_papers (subscriber_id, arxiv_id, delivery_id, created_at) "
+                 "SELECT s, a, d, :now FROM unnest(CAST(:s AS integer[]), CAST(:a AS text[]), "
+                 "CAST(:d AS integer[])) AS v(s, a, d) ON CONFLICT DO NOTHING"),
+            {"s": [x[0] for x in picks], "a": [x[1] for x in picks], "d": [x[2] for x in picks],
+             "now": now.astimezone(dt.UTC).replace(tzinfo=None)},
+        )  # fmt: skip
+    taken = [(f.subscriber_id, p.paper_id, f.delivery_id) for f in fixes for p in f.matched]
+    if taken:
+        session.execute(
+            text("UPDATE matches AS m SET delivery_id = v.d FROM unnest(CAST(:s AS integer[]), "
+                 "CAST(:p AS integer[]), CAST(:d AS integer[])) AS v(s, p, d) "
+                 "WHERE m.subscriber_id = v.s AND m.paper_id = v.p"),
+            {"s": [x[0] for x in taken], "p": [x[1] for x in taken], "d": [x[2] for x in taken]},
+        )  # fmt: skip
 
 
 def subscribers_after(

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from service.config import Settings
+from service.match.query import InterestSyntaxError, parse_interest
 from service.plan.schedule import zone
 from service.store.models import (
     Delivery,
@@ -28,12 +29,13 @@ from service.store.models import (
     Suppression,
 )
 from service.track import mails
-from service.track.addresses import email_hash
+from service.track.addresses import email_hash, normalize_email
 from service.track.csvfile import Row
 from service.track.events import (
     SubscriberInput,
     add_subscriber,
     confirm_subscriber,
+    is_suppressed,
     record_event,
     unsubscribe,
 )
@@ -100,13 +102,26 @@ def apply_change(
     for name in changed:
         setattr(subscriber, name, getattr(change, name))
     before = [i.value for i in subscriber.interests]
-    if change.interests is not None and list(change.interests) != before:
-        set_interests(subscriber, change.interests, now)
+    wanted = normalized(change.interests) if change.interests is not None else before
+    if wanted != before:
+        set_interests(subscriber, tuple(wanted), now)
         changed.append("interests")
     if changed:
         subscriber.updated_at = now
         record_event(session, "preferences", source, now, subscriber.id, {"changed": changed})
     return changed
+
+
+def normalized(values: Sequence[str]) -> list[str]:
+    """Interests as they are stored (the parser's normal form), without repeats, so the same
+    interests typed differently compare equal and an import stays idempotent."""
+    out: dict[str, None] = {}
+    for value in values:
+        try:
+            out[parse_interest(value).text] = None
+        except InterestSyntaxError:
+            out[" ".join(value.split())] = None
+    return list(out)
 
 
 def create_subscriber(
@@ -123,9 +138,11 @@ def create_subscriber(
     """A new subscriber: active when the operator vouches for consent (with a welcome mail),
     otherwise pending with a confirmation mail, whose link applies these same preferences."""
     change.check()
-    data = SubscriberInput(email=email, **_schedule(change))
+    if is_suppressed(session, normalize_email(email)):
+        raise InvalidChange(f"{email} is suppressed: `paperpost suppressions remove` it first")
+    interests = tuple(normalized(change.interests or ()))
+    data = SubscriberInput(email=email, interests=interests, **_schedule(change))
     subscriber = add_subscriber(session, data, now, source, confirmed)
-    set_interests(subscriber, change.interests or (), now)
     if mail and confirmed:
         queue_welcome(session, settings, subscriber, now)
     elif mail:
@@ -162,7 +179,7 @@ def add_interests(
     session: Session, subscriber: Subscriber, values: Sequence[str], now: dt.datetime
 ) -> list[str]:
     current = [i.value for i in subscriber.interests]
-    new = [v for v in dict.fromkeys(" ".join(v.split()) for v in values) if v not in current]
+    new = [v for v in normalized(values) if v not in current]
     apply_change(session, subscriber, Change(interests=(*current, *new)), now, "cli")
     return new
 
@@ -172,7 +189,7 @@ def remove_interests(
 ) -> list[str]:
     """Returns the interests removed; InvalidChange names the ones the subscriber does not have."""
     current = [i.value for i in subscriber.interests]
-    wanted = [" ".join(v.split()) for v in values]
+    wanted = normalized(values)
     if missing := [v for v in wanted if v not in current]:
         raise InvalidChange(
             f"{subscriber.email} has no interest {', '.join(map(repr, missing))} "
@@ -214,15 +231,16 @@ def import_rows(
             )
         )
     )
-    for row in rows:
-        outcome = _import_row(session, row, existing.get(row.email),
-                              email_hash(row.email) in suppressed, now)  # fmt: skip
-        if outcome.startswith("skipped"):
-            report.skipped.append(
-                f"line {row.line}: {row.email} {outcome.removeprefix('skipped: ')}"
-            )
-        else:
-            report.count(outcome)
+    with session.no_autoflush:  # rows of a chunk never depend on each other's writes
+        for row in rows:
+            held = email_hash(row.email) in suppressed
+            outcome = _import_row(session, row, existing.get(row.email), held, now)
+            if outcome.startswith("skipped"):
+                report.skipped.append(
+                    f"line {row.line}: {row.email} {outcome.removeprefix('skipped: ')}"
+                )
+            else:
+                report.count(outcome)
 
 
 def _import_row(
@@ -235,10 +253,10 @@ def _import_row(
         return "skipped: is suppressed (`paperpost suppressions remove` it first)"
     change = Change(row.timezone, row.hour, row.frequency, row.weekday, interests=row.interests)
     if subscriber is None:
-        data = SubscriberInput(email=row.email, **_schedule(change))
+        interests = tuple(normalized(row.interests))
+        data = SubscriberInput(email=row.email, interests=interests, **_schedule(change))
         active = row.status == SubscriberStatus.active
         subscriber = add_subscriber(session, data, now, "import", active)
-        set_interests(subscriber, row.interests, now)
         if row.status == SubscriberStatus.unsubscribed:
             unsubscribe(session, subscriber, now, "import")
         return "created"

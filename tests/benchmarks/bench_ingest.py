@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
 import resource
 import subprocess
@@ -41,7 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from service.ingest import arxiv, hf, rss
 from service.ingest.model import ParseResult, RawPaper
@@ -202,7 +203,9 @@ def run_backend(backend: str, total: int, baseline: int) -> dict[str, Any]:
         "parse_per_s": round(count / parse_wall), "parse_per_cpu_s": round(count / parse_cpu),
     }  # fmt: skip
     with fresh_factory(backend) as factory:
-        (new, _, _), up_wall, _ = timed(lambda: upsert_all(factory, batches, NOW))
+        server_before = server_cpu(factory)
+        (new, _, _), up_wall, up_cpu = timed(lambda: upsert_all(factory, batches, NOW))
+        up_server = _delta(server_before, server_cpu(factory))
         assert new == count, (new, count)
         (_, _, same), again_wall, _ = timed(lambda: upsert_all(factory, batches, NOW))
         assert same == count
@@ -214,6 +217,9 @@ def run_backend(backend: str, total: int, baseline: int) -> dict[str, Any]:
         _, base_wall, _ = timed(lambda: per_row_upsert(factory, sample, NOW))
     figures.update(
         upsert_new_per_s=round(count / up_wall),
+        upsert_new_per_cpu_s=round(count / (up_cpu + up_server)),
+        upsert_new_server_cpu_share=round(up_server / (up_cpu + up_server), 2),
+        end_to_end_per_cpu_s=round(count / (parse_cpu + up_cpu + up_server)),
         upsert_unchanged_per_s=round(count / again_wall),
         upsert_moved_per_s=round(len(moved[0]) / moved_wall),
         end_to_end_per_s=round(count / (parse_wall + up_wall)),
@@ -226,6 +232,30 @@ def run_backend(backend: str, total: int, baseline: int) -> dict[str, Any]:
     figures["tracemalloc_peak_mb"] = memory_pass(backend, bodies)
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return figures
+
+
+def server_cpu(factory: Any) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend serving this database, read from
+    /proc (the server runs on this machine); empty for SQLite, which runs in this process."""
+    with factory() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return {}
+        pids = session.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return used
+
+
+def _delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def memory_pass(
@@ -273,10 +303,17 @@ def _table(f: dict[str, Any]) -> str:
     rows = [
         ("papers", f"{f['papers']:,} ({f['payload_mb']} MB of HF JSON, Atom and RSS)"),
         ("parse", f"{f['parse_per_s']:,}/s wall, {f['parse_per_cpu_s']:,}/CPU-s"),
-        ("upsert, new", f"{f['upsert_new_per_s']:,}/s"),
+        (
+            "upsert, new",
+            f"{f['upsert_new_per_s']:,}/s wall, {f['upsert_new_per_cpu_s']:,}/CPU-s "
+            f"(database server {f['upsert_new_server_cpu_share']:.0%} of it)",
+        ),
         ("upsert, unchanged", f"{f['upsert_unchanged_per_s']:,}/s"),
         ("upsert, upvotes moved", f"{f['upsert_moved_per_s']:,}/s"),
-        ("parse + upsert new", f"{f['end_to_end_per_s']:,}/s"),
+        (
+            "parse + upsert new",
+            f"{f['end_to_end_per_s']:,}/s wall, {f['end_to_end_per_cpu_s']:,}/CPU-s",
+        ),
         ("per-row baseline", f"{f['baseline_per_row_per_s']:,}/s on {f['baseline_papers']:,}"),
         ("batched / per-row", f"{f['batched_vs_per_row']}x"),
         ("peak memory", f"{f['peak_rss_mb']} MB RSS, {f['tracemalloc_peak_mb']} MB traced"),

@@ -12,8 +12,8 @@ resident memory of the long-running processes (for deploy/README.md's sizing).
   snapshot (uncached) against a baseline full scan ``SELECT status, count(*) ... GROUP BY``
   of the same table, as a ratio: the snapshot reads index ranges, so it must not grow with
   the ledger.
-- memory: ``paperpost worker --concurrency 2`` and ``paperpost web`` started for real; the
-  resident set size of each process tree once they are ready.
+- memory: ``paperpost worker --concurrency 2`` (on a private Redis broker) and
+  ``paperpost web`` started for real; the resident set size of each process tree once ready.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from service.store.db import make_engine, make_sessionmaker, transaction
 from service.store.models import Delivery, Event
 from service.track import operator
 from service.track.csvfile import read_rows, write_rows
-from tests.servers import free_port, throwaway_postgres
+from tests.servers import free_port, private_redis, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL_SCAN = text("SELECT status, count(*) FROM deliveries GROUP BY status")
@@ -175,11 +175,11 @@ def rss_kib(pid: int) -> int:
 
 
 def bench_memory() -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, private_redis() as broker:
         url = f"sqlite:///{tmp}/mem.sqlite"
         migrate.upgrade(url)
         env = {**os.environ, "PAPERPOST_DATABASE_URL": url, "PAPERPOST_SECRET_KEY": "m" * 48,
-               "PAPERPOST_BROKER_URL": f"sqla+sqlite:///{tmp}/broker.sqlite"}  # fmt: skip
+               "PAPERPOST_BROKER_URL": broker}  # fmt: skip
         port = free_port()
         cli = [sys.executable, "-m", "service.cli"]
         procs = {
@@ -204,6 +204,27 @@ def bench_memory() -> dict[str, Any]:
                 p.wait(timeout=60)
 
 
+MODEL_RSS = """
+import re, sys
+from pathlib import Path
+def rss(): return int(re.search(r"VmRSS:\\s+(\\d+)", Path("/proc/self/status").read_text())[1])
+import service.pipeline
+from service.match.semantic import load_encoder
+before = rss()
+encoder = load_encoder("on")
+encoder.encode(["diffusion models for video generation"])
+print(before, rss())
+"""
+
+
+def bench_model_memory() -> dict[str, int]:
+    """A process that matches descriptions by meaning loads the sentence model once."""
+    done = subprocess.run([sys.executable, "-c", MODEL_RSS], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=True)  # fmt: skip
+    before, after = (int(n) // 1024 for n in done.stdout.split()[-2:])
+    return {"process before the model": before, "with the sentence model": after}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=5_000)
@@ -218,7 +239,7 @@ def main() -> None:
         results["import"].append(bench_import(backend, args.rows, args.baseline))
         results["scrape"].append(bench_scrape(backend, args.deliveries))
     if not args.skip_memory:
-        results["memory_mib"] = bench_memory()
+        results["memory_mib"] = {**bench_memory(), **bench_model_memory()}
     print(json.dumps(results, indent=2))
 
 

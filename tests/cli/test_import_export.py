@@ -145,3 +145,15 @@ def test_export_round_trips_and_speaks_json(cli: Cli, tmp_path: Path) -> None:
     active = json.loads(cli("subscribers", "export", "--format", "json", "--status", "active")[1])
     assert [d["email"] for d in active] == ["ada@example.org"]
     assert cli("subscribers", "export", "--format", "xml")[0] == 2
+
+
+def test_interests_typed_differently_are_the_same_interests(cli: Cli, tmp_path: Path) -> None:
+    text = 'email,interests\nada@example.org,"au:LeCun;  GAN   models ; NOT survey; au:LeCun"\n'
+    path = write(tmp_path, text)
+    assert cli.json("subscribers", "import", path)["created"] == 1
+    stored = cli.json("subscribers", "list")[0]["interests"]
+    assert stored == ["author:LeCun", "GAN models", "-survey"]
+    assert cli.json("subscribers", "import", path)["unchanged"] == 1
+    code, out, _ = cli("interests", "add", "ada@example.org", "author:LeCun", "ti:mamba")
+    assert code == 0 and out.strip() == "ada@example.org: added title:mamba"
+    assert cli("interests", "remove", "ada@example.org", "NOT survey")[0] == 0

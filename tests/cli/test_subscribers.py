@@ -125,3 +125,10 @@ def test_erase_keeps_only_a_hash(cli: Cli) -> None:
             == []
         )
     assert cli("subscribers", "erase", "ada@example.org", "--yes")[0] == 1
+
+
+def test_a_suppressed_address_is_not_added_again(cli: Cli) -> None:
+    assert cli("suppressions", "add", "gone@example.org")[0] == 0
+    code, _, err = cli("subscribers", "add", "Gone@example.org", "--confirmed")
+    assert code == 1 and "is suppressed: `paperpost suppressions remove` it first" in err
+    assert cli.json("subscribers", "list") == []

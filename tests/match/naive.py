@@ -35,7 +35,7 @@ class Tokenised:
     paper: PaperDoc
     fields: tuple[Analyzed, Analyzed]  # title, abstract
     joined: tuple[list[str], list[str]]  # stem of each adjacent pair written as one word
-    definitions: list[tuple[str, tuple[str, ...]]]
+    definitions: tuple[tuple[str, tuple[str, ...]], ...]
     names: list[tuple[authors.Name, str]]
     vector: np.ndarray | None
 
