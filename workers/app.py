@@ -33,11 +33,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_default_queue": QUEUE,
         "worker_soft_shutdown_timeout": settings.task_soft_time_limit,
-        "broker_transport_options": {
-            "visibility_timeout": settings.visibility_timeout,
-            "socket_timeout": 5,
-            "socket_connect_timeout": 5,
-        },
+        "broker_transport_options": transport_options(settings),
         "broker_connection_retry_on_startup": True,
         "timezone": "UTC",
         "beat_schedule": beat_schedule(settings),
@@ -57,6 +53,19 @@ def beat_config(settings: Settings) -> dict[str, Any]:
         "redbeat_key_prefix": "paperpost:redbeat",
         "redbeat_lock_timeout": int(settings.redbeat_lock_timeout),
         "beat_max_loop_interval": max(1, int(settings.redbeat_lock_timeout / 5)),
+    }
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    """The visibility timeout and socket timeouts belong to the Redis transport; kombu's
+    SQLAlchemy transport (the embedded default) hands its options to ``create_engine``, which
+    refuses them."""
+    if not settings.broker_url.startswith(("redis://", "rediss://")):
+        return {}
+    return {
+        "visibility_timeout": settings.visibility_timeout,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
     }
 
 

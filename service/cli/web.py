@@ -45,6 +45,9 @@ def _serve(settings: Settings, factory: sessionmaker[Session], host: str, port: 
     console.print(f"paperpost web on {url}/  (admin API docs: {url}/docs)", highlight=False)
     if settings.dev_inbox:
         console.print(f"development inbox: {url}/dev/inbox", highlight=False)
+    from service.observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format == "json")
     uvicorn.run(
         create_app(settings, factory),
         host=host,
@@ -52,7 +55,7 @@ def _serve(settings: Settings, factory: sessionmaker[Session], host: str, port: 
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
-        log_level="info",
+        log_config=None,  # our handlers: JSON lines when PAPERPOST_LOG_FORMAT=json
     )
 
 

@@ -194,3 +194,34 @@ def test_overlapping_ingests_merge_instead_of_failing(now: dt.datetime) -> None:
                 ["hf", "arxiv"],
             )
         engine.dispose()
+
+
+@pytest.mark.integration
+def test_overlapping_updates_keep_both_sources_fields(now: dt.datetime) -> None:
+    """Two workers merge into the same stored paper at once: the second re-reads the row
+    under the first one's lock, so neither source's fields are lost (PostgreSQL)."""
+    with throwaway_postgres() as url:
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        factory = make_sessionmaker(engine)
+        with transaction(factory) as session:
+            upsert_papers(session, [RawPaper("2401.00001", "T", "file")], now)
+        hf = RawPaper("2401.00001", "T", "hf", upvotes=7, source_id="abc")
+        arxiv = RawPaper("2401.00001", "T", "arxiv", categories=("cs.CV",), comment="9 pages")
+
+        def second() -> None:
+            with transaction(factory) as session:
+                upsert_papers(session, [arxiv], now)
+
+        with transaction(factory) as first:
+            upsert_papers(first, [hf], now)
+            worker = threading.Thread(target=second)
+            worker.start()
+            worker.join(timeout=1.0)
+            assert worker.is_alive()  # waiting for the first transaction's row lock
+        worker.join(timeout=10)
+        with factory() as session:
+            paper = row(session)
+            assert paper.sources == ["file", "hf", "arxiv"] and paper.source_ids == {"hf": "abc"}
+            assert (paper.upvotes, paper.categories, paper.comment) == (7, ["cs.CV"], "9 pages")
+        engine.dispose()
