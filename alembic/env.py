@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from service.store.db import make_engine
 from service.store.models import Base
 

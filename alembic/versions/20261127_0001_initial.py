@@ -8,9 +8,9 @@ Create Date: 2026-11-27 16:04:52.609397
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from alembic import op
 
 import service.store.models
-from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
