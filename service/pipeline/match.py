@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import text
@@ -51,6 +51,7 @@ class MatchReport:
     semantic: bool = False
     skipped: bool = False  # another match job was running
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: load, match, write
 
 
 def match_new_papers(
@@ -97,10 +98,12 @@ def _match(
     report.window = len(window)
     vectors: dict[str, np.ndarray] | None = None
     if pending:
+        started = time.perf_counter()
         targets = [p for p in window if p.id in pending]
         subscriptions = matching.subscriptions(session)
         if encoder is not None:
             vectors = matching.text_vectors(session, descriptions_of(subscriptions.values))
+        report.phases["load"] = round(time.perf_counter() - started, 3)
         found = match_subscriptions(
             targets, subscriptions, now=now, config=config, reference=window,
             encoder=encoder, text_vectors=vectors,
@@ -111,8 +114,11 @@ def _match(
             found.invalid,
         )
         report.semantic = found.semantic
+        report.phases["match"] = round(sum(found.seconds.values()), 3)
+        started = time.perf_counter()
         table = found.table.without(backfill)  # the backfill below writes theirs
         report.matches += matching.replace_matches(session, table, targets, now)
+        report.phases["write"] = round(time.perf_counter() - started, 3)
     if backfill:
         if encoder is not None and vectors is None:
             vectors = matching.text_vectors(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -87,14 +88,19 @@ class Recorder:
         self._sent_to = []
 
     def close(self, now: dt.datetime) -> None:
+        """Flush and give the connection back; a dead connection (the database went away) is
+        only logged: ``last_digest_at`` is a convenience, the ledger rows are already written."""
+        if self._conn is None:
+            return
         try:
             self.flush(now)
+            if not self.durable:
+                self._conn.exec_driver_sql("RESET synchronous_commit")
+        except SQLAlchemyError as exc:
+            log.warning("could not finish the batch's bookkeeping: %s", exc)
         finally:
-            if self._conn is not None:
-                if not self.durable:
-                    self._conn.exec_driver_sql("RESET synchronous_commit")
-                self._conn.close()
-                self._conn = None
+            self._conn.close()
+            self._conn = None
 
 
 def record_outcome(

@@ -2,10 +2,9 @@
 
 ``upsert_papers`` reads each chunk of ids in one SELECT, merges in memory and writes with one
 bulk INSERT ... ON CONFLICT DO NOTHING and one bulk UPDATE per column set (``store.bulk``): no
-per-paper round trips. On PostgreSQL the rows about to change are read again under a row lock,
-in arXiv-id order, so two ingests that overlap neither deadlock nor lose each other's fields;
-a row that a concurrent ingest inserted first is merged as an update. Unchanged rows are
-neither locked nor written.
+per-paper round trips. On PostgreSQL the rows are read under a row lock, in arXiv-id order, so
+two ingests that overlap neither deadlock nor lose each other's fields; a row that a concurrent
+ingest inserted first is merged as an update.
 
 Merging: bibliographic fields (title, abstract, authors, categories...) come from the most
 authoritative source that has seen the paper (arXiv API and files > announcement feeds > HF);
@@ -28,7 +27,6 @@ from service.ingest.memory import gc_paused
 from service.ingest.model import Author, RawPaper
 from service.store.bulk import insert_ignore_many, update_many
 from service.store.models import Paper
-from service.store.sql import dialect_name
 
 CHUNK = 2_000
 MATCH_FIELDS = ("title", "summary", "categories")
@@ -78,43 +76,31 @@ def _upsert_chunk(
         state = _first_row(papers, now, result)
         if state is not None:
             inserts[arxiv_id] = state
-    lost = _insert(session, inserts, result) if inserts else []
-    changes = _changes(existing, chunk, now)
-    # Rows about to change (and rows a concurrent ingest just inserted) are read again under
-    # a row lock, so a merge never starts from values another transaction is replacing.
-    # Unchanged rows, the common case of a re-ingest, are never locked or written.
-    relock = sorted({*changes, *lost}) if dialect_name(session) == "postgresql" else lost
-    if relock:
-        fresh = _load(session, relock, lock=True)
-        existing.update(fresh)
-        for arxiv_id in relock:
-            changes.pop(arxiv_id, None)
-        changes.update(_changes(fresh, chunk, now))
-    updates = list(changes.values())
+    if inserts:
+        lost = _insert(session, inserts, result)
+        existing.update(_load(session, lost))  # inserted meanwhile by a concurrent ingest
+    updates = [
+        change
+        for arxiv_id, row in existing.items()
+        if (change := _change(row, chunk[arxiv_id], now)) is not None
+    ]
     result.unchanged += len(existing) - len(updates)
     for group in _by_columns(updates):
         update_many(session, _TABLE, group)
     result.updated += len(updates)
 
 
-def _changes(
-    rows: dict[str, dict[str, Any]], chunk: dict[str, list[RawPaper]], now: dt.datetime
-) -> dict[str, dict[str, Any]]:
-    """The update of each row that has one."""
-    found = {arxiv_id: _change(row, chunk[arxiv_id], now) for arxiv_id, row in rows.items()}
-    return {arxiv_id: change for arxiv_id, change in found.items() if change is not None}
-
-
-def _load(session: Session, ids: Sequence[str], lock: bool = False) -> dict[str, dict[str, Any]]:
+def _load(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The rows of these ids, locked (PostgreSQL) in arXiv-id order until the commit. NO KEY
+    UPDATE: the match job may still insert matches that refer to these papers meanwhile."""
     if not ids:
         return {}
     query = (
         select(*(_TABLE.c[name] for name in ["id", *_COLUMNS]))
         .where(_TABLE.c.arxiv_id.in_(ids))
         .order_by(_TABLE.c.arxiv_id)
+        .with_for_update(key_share=True)
     )
-    if lock:
-        query = query.with_for_update()
     return {row.arxiv_id: dict(row._mapping) for row in session.execute(query)}
 
 

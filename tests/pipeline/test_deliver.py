@@ -78,6 +78,8 @@ def test_sends_each_planned_digest_once(
     for row in rows(factory).values():
         assert (row.status, row.attempts, row.last_smtp_code) == ("sent", 1, 250)
         assert row.sent_at == T0 and row.claimed_at == T0
+    with factory() as session:
+        assert set(session.scalars(select(Subscriber.last_digest_at))) == {T0}
 
 
 def test_unsubscribe_or_suppression_before_the_claim_wins(
