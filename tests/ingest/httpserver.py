@@ -5,6 +5,7 @@ asked, when and with which headers."""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,6 +72,12 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
             server.requests.append(request)
             reply = server.next_reply(request)
             time.sleep(reply.delay)
+            try:
+                self._answer(reply)
+            except OSError:  # the client gave up first (timeouts, size limits): expected here
+                self.close_connection = True
+
+        def _answer(self, reply: Reply) -> None:
             if reply.drop:
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
@@ -80,19 +87,13 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
-            self._write(reply)
-
-        def _write(self, reply: Reply) -> None:
-            try:
-                if not reply.drip:
-                    self.wfile.write(reply.body)
-                    return
-                for start in range(0, len(reply.body), 64):
-                    self.wfile.write(reply.body[start : start + 64])
-                    self.wfile.flush()
-                    time.sleep(reply.drip)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
+            if not reply.drip:
+                self.wfile.write(reply.body)
+                return
+            for start in range(0, len(reply.body), 64):
+                self.wfile.write(reply.body[start : start + 64])
+                self.wfile.flush()
+                time.sleep(reply.drip)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -100,11 +101,18 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client hanging up is expected
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @contextmanager
 def http_server() -> Iterator[Server]:
     state = Server(url="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
+    httpd = _QuietServer(("127.0.0.1", 0), _handler(state))
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(params=["production", "scaled"])
 def profile(request: pytest.FixtureRequest) -> Settings:
     return Settings(_env_file=None, timing_profile=request.param,  # type: ignore[call-arg]
-                    secret_key="x" * 40)  # fmt: skip
+                    secret_key="x" * 40, broker_url="redis://127.0.0.1:6379/0")  # fmt: skip
 
 
 def test_at_least_once_delivery_settings(profile: Settings) -> None:
@@ -38,6 +38,12 @@ def test_timeouts_keep_their_ratios(profile: Settings) -> None:
     assert visibility >= 10 * hard  # no redelivery while a task can still be running
     assert profile.lease_seconds > profile.smtp_timeout  # a lease outlives one SMTP exchange
     assert conf["worker_soft_shutdown_timeout"] < hard
+
+
+def test_embedded_broker_gets_no_redis_transport_options() -> None:
+    """kombu's SQLAlchemy transport passes its options to create_engine, which refuses them."""
+    embedded = Settings(_env_file=None, broker_url="sqla+sqlite:///var/b.sqlite")  # type: ignore[call-arg]
+    assert celery_config(embedded)["broker_transport_options"] == {}
 
 
 def test_scaled_profile_is_the_fault_test_table() -> None:
