@@ -106,7 +106,6 @@ def check_new_papers() -> None:
 
 @app.task(name="paperpost.match_new_papers")
 def match_new_papers() -> None:
-    pipeline.retire_stale_papers(_factory(), _settings(), _now())  # older than retention
     settings = _settings()
     pipeline.match_new_papers(_factory(), _now(), settings.match_window_days, settings=settings)
 

@@ -39,7 +39,9 @@ def preview_interests(
     first. Raises InterestSyntaxError for an interest that does not parse."""
     texts = [parse_interest(text).text for text in interests]
     since = now - dt.timedelta(days=days if days is not None else settings.match_window_days)
-    papers = matching.paper_docs(session, matching.in_window(since))
+    days_kept = settings.retention_papers_days
+    horizon = now - dt.timedelta(days=days_kept) if days_kept > 0 else None
+    papers = matching.paper_docs(session, matching.in_window(since, horizon))
     encoder = load_encoder(settings.match_semantic) if _describes(texts) else None
     return rank_papers(papers, texts, now=now, config=config_from(settings), encoder=encoder)[
         :limit

@@ -28,6 +28,7 @@ from service.match.semantic import Encoder, load_encoder, pack, paper_text, unpa
 from service.match.types import PaperDoc
 from service.observability.metrics import MATCHES_WRITTEN
 from service.pipeline._types import Factory
+from service.pipeline.retention import matchable_since, retire_stale_papers
 from service.store import matching
 from service.store.db import transaction
 from service.store.models import Paper
@@ -66,17 +67,21 @@ def match_new_papers(
     started = time.perf_counter()
     config = config_from(settings) if settings is not None else MatchConfig()
     since = now - dt.timedelta(days=window_days)
+    horizon = None
+    if settings is not None:
+        retire_stale_papers(factory, settings, now)  # older than the papers' retention age
+        horizon = matchable_since(settings, now)
     report = MatchReport()
     if encoder is None and _has_descriptions(factory):
         encoder = load_encoder(settings.match_semantic if settings is not None else "auto")
     if encoder is not None:
-        report.embedded_papers = embed_papers(factory, encoder, since)
+        report.embedded_papers = embed_papers(factory, encoder, since, horizon)
         report.embedded_descriptions = embed_descriptions(factory, encoder, now)
     with transaction(factory) as session:
         if not _lock(session):
             report.skipped = True
             return report
-        _match(session, report, config, now, since, encoder)
+        _match(session, report, config, now, since, horizon, encoder)
     report.seconds = round(time.perf_counter() - started, 3)
     MATCHES_WRITTEN.inc(report.matches)
     return report
@@ -88,13 +93,16 @@ def _match(
     config: MatchConfig,
     now: dt.datetime,
     since: dt.datetime,
+    horizon: dt.datetime | None,
     encoder: Encoder | None,
 ) -> None:
     pending = matching.pending_versions(session)
     backfill = matching.backfill_subscribers(session)
     if not pending and not backfill:
         return
-    window = matching.paper_docs(session, matching.in_window(since), Paper.id.in_(list(pending)))
+    window = matching.paper_docs(
+        session, matching.in_window(since, horizon), Paper.id.in_(list(pending))
+    )
     report.window = len(window)
     vectors: dict[str, np.ndarray] | None = None
     if pending:
@@ -163,12 +171,14 @@ def _lock(session: Session) -> bool:
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK}))
 
 
-def embed_papers(factory: Factory, encoder: Encoder, since: dt.datetime) -> int:
+def embed_papers(
+    factory: Factory, encoder: Encoder, since: dt.datetime, horizon: dt.datetime | None = None
+) -> int:
     """Vectors for the window's and the pending papers that have none (or a stale one),
     computed outside any transaction and stored in small ones."""
     with transaction(factory) as session:
         papers = matching.paper_docs(
-            session, matching.in_window(since), Paper.match_pending.is_(True)
+            session, matching.in_window(since, horizon), Paper.match_pending.is_(True)
         )
     missing = [p for p in papers if unpack(p.embedding, paper_text(p.title, p.summary)) is None]
     for start in range(0, len(missing), _EMBED_BATCH):

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.match.combine import Holders, MatchTable
@@ -43,9 +43,14 @@ _PAPER_COLUMNS = (
 )
 
 
-def in_window(since: dt.datetime) -> ColumnElement[bool]:
-    """Papers published or ingested since ``since``: what the match window holds."""
-    return or_(Paper.published_at >= since, Paper.ingested_at >= since)
+def in_window(since: dt.datetime, horizon: dt.datetime | None = None) -> ColumnElement[bool]:
+    """Papers published or ingested since ``since``: what the match window holds. A paper
+    published before ``horizon`` (the papers' retention age) stays out even when it was
+    ingested recently."""
+    recent = or_(Paper.published_at >= since, Paper.ingested_at >= since)
+    if horizon is None:
+        return recent
+    return and_(recent, or_(Paper.published_at.is_(None), Paper.published_at >= horizon))
 
 
 def paper_docs(session: Session, *where: ColumnElement[bool]) -> list[PaperDoc]:
