@@ -36,8 +36,12 @@ def test_old_paper_ingested_again_is_not_matched(
         add_subscriber(session, SubscriberInput("bo@example.org", ["mamba"]), now, "test", True)
     pipeline.match_new_papers(factory, now, settings=settings)
     with factory() as session:
-        per_subscriber = session.execute(select(Match.subscriber_id, Paper.arxiv_id).join(Paper)).all()
-        matched = set(session.scalars(select(Paper.arxiv_id).join(Match, Match.paper_id == Paper.id)))
+        per_subscriber = session.execute(
+            select(Match.subscriber_id, Paper.arxiv_id).join(Paper)
+        ).all()
+        matched = set(
+            session.scalars(select(Paper.arxiv_id).join(Match, Match.paper_id == Paper.id))
+        )
         previewed = {h.arxiv_id for h in preview_interests(session, settings, ["mamba"], now)}
     assert matched == {"2611.00001"}
     assert len(per_subscriber) == 2  # both subscribers, the new paper only
