@@ -68,6 +68,7 @@ def _settings(var: Path) -> Settings:
         smtp_username=None,
         mail_from="digest@paperpost.localhost",
         public_base_url="http://127.0.0.1:8000",
+        retention_papers_days=0,  # the bundled papers are historical: keep them matchable
     )
 
 

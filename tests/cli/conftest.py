@@ -34,5 +34,7 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Cli:
     monkeypatch.setenv("PAPERPOST_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("PAPERPOST_MAIL_FROM", settings.mail_from)
     monkeypatch.setenv("PAPERPOST_PUBLIC_BASE_URL", settings.public_base_url)
+    # The sample papers are from 2024 and 2025: keep them matchable whatever today is.
+    monkeypatch.setenv("PAPERPOST_RETENTION_PAPERS_DAYS", "0")
     migrate.upgrade(settings.database_url)
     return Cli()

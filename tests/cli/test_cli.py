@@ -20,6 +20,8 @@ runner = CliRunner()
 def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("PAPERPOST_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("PAPERPOST_SECRET_KEY", settings.secret_key)
+    # The sample papers are from 2024 and 2025: keep them matchable whatever today is.
+    monkeypatch.setenv("PAPERPOST_RETENTION_PAPERS_DAYS", "0")
     migrate.upgrade(settings.database_url)
     return settings
 

@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(params=["production", "scaled"])
 def profile(request: pytest.FixtureRequest) -> Settings:
-    return Settings(_env_file=None, timing_profile=request.param,  # type: ignore[call-arg]
-                    secret_key="x" * 40, broker_url="redis://127.0.0.1:6379/0")  # fmt: skip
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        timing_profile=request.param,
+        broker_url="redis://127.0.0.1:6379/0",
+        secret_key="x" * 40,
+    )
 
 
 def test_at_least_once_delivery_settings(profile: Settings) -> None:
