@@ -144,8 +144,9 @@ class Settings(BaseSettings):
     plan_page_size: int = Field(default=1000, ge=1, le=5000)  # subscribers per plan transaction
     # PostgreSQL: false commits each "sent" without waiting for the WAL flush (about 10x faster
     # on a slow disk); a database *server* crash may then re-send the last ~0.6 s of messages,
-    # with their Message-IDs. A worker crash is unaffected either way.
-    sent_commit_durable: bool = False
+    # with their Message-IDs. A worker crash is unaffected either way. Durable by default: the
+    # only duplicate window is then one message per crash.
+    sent_commit_durable: bool = True
     bounce_mailbox: str | None = None  # a Maildir path, or imaps://user:pass@host/INBOX, pop3s://
     webhook_secret: str | None = None  # HMAC key of the generic bounce webhook
     sns_topic_arns: list[str] = Field(default_factory=list)  # SES/SNS topics we accept
