@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
 
 from service.config import Settings
 from service.pipeline._types import Factory
@@ -13,6 +16,7 @@ from service.store.db import transaction
 from service.track.bounces import FeedbackEvent, apply_event
 from service.track.mailbox import Source
 from service.track.reports import parse_report
+from service.track.subscription import UnsubscribeOutcome, process_mailto_unsubscribe
 
 log = logging.getLogger("paperpost.feedback")
 
@@ -21,6 +25,7 @@ log = logging.getLogger("paperpost.feedback")
 class FeedbackReport:
     messages: int = 0
     not_reports: int = 0
+    unsubscribed: int = 0  # mails to the List-Unsubscribe mailto address
     events: int = 0
     duplicates: int = 0
     suppressed: int = 0
@@ -47,6 +52,18 @@ def apply_feedback(
     return report
 
 
+def _mailto_unsubscribe(
+    factory: Factory, settings: Settings, data: bytes, now: dt.datetime
+) -> bool:
+    """A mail sent to the List-Unsubscribe ``mailto:`` address, with its token."""
+    message = email.message_from_bytes(data, policy=policy.default)
+    if not isinstance(message, EmailMessage):
+        return False
+    with transaction(factory) as session:
+        outcome = process_mailto_unsubscribe(session, settings, message, now)
+    return outcome is not UnsubscribeOutcome.invalid
+
+
 def process_bounces(
     factory: Factory, settings: Settings, source: Source, now: dt.datetime, limit: int = 10_000
 ) -> FeedbackReport:
@@ -58,11 +75,14 @@ def process_bounces(
             break
         report.messages += 1
         events = parse_report(incoming.data, settings)
-        if not events:
+        if events:
+            one = apply_feedback(factory, settings, events, now)
+            for name in ("events", "duplicates", "suppressed", "unknown"):
+                setattr(report, name, getattr(report, name) + getattr(one, name))
+        elif _mailto_unsubscribe(factory, settings, incoming.data, now):
+            report.unsubscribed += 1
+        else:
             report.not_reports += 1
-            log.info("mailbox message %s is not a bounce or complaint report", incoming.key)
-        one = apply_feedback(factory, settings, events, now)
-        for name in ("events", "duplicates", "suppressed", "unknown"):
-            setattr(report, name, getattr(report, name) + getattr(one, name))
+            log.info("mailbox message %s is not a bounce, complaint or unsubscribe", incoming.key)
         source.done(incoming.key)
     return report

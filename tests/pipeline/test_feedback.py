@@ -177,6 +177,43 @@ def test_bounces_process_reads_a_maildir_once(
     assert statuses[a0] == statuses[a1] == SubscriberStatus.suppressed
 
 
+def test_bounces_process_handles_mailto_unsubscribes(
+    factory: Factory, bounce_settings: Settings, sent: list, tmp_path: Path,  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A mail to the List-Unsubscribe mailto address, its token in the subject as the header's
+    link writes it, unsubscribes exactly that subscriber, once."""
+    from urllib.parse import unquote
+
+    from service.content import subscriber_links
+
+    (_, address, _), _, _ = sent
+    with factory() as session:
+        person = session.scalars(select(Subscriber).where(Subscriber.email == address)).one()
+        mailto = subscriber_links(bounce_settings, person).unsubscribe_mailto
+    subject = unquote(mailto.split("subject=", 1)[1])
+    request = (f"From: {address}\r\nTo: unsubscribe@bounces.paperpost.example\r\n"
+               f"Message-ID: <u1@example.org>\r\nSubject: {subject}\r\n\r\n\r\n").encode()  # fmt: skip
+    box = tmp_path / "bounces"
+    write_maildir(box, [request, request])  # delivered twice: one change
+    for name, value in (("DATABASE_URL", bounce_settings.database_url),
+                        ("SECRET_KEY", bounce_settings.secret_key),
+                        ("BOUNCE_DOMAIN", "bounces.paperpost.example"),
+                        ("BOUNCE_MAILBOX", str(box))):  # fmt: skip
+        monkeypatch.setenv(f"PAPERPOST_{name}", value)
+    result = CliRunner().invoke(cli, ["bounces", "process", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"unsubscribed": 2' in result.output and '"not_reports": 0' in result.output
+    with factory() as session:
+        statuses = dict(session.execute(select(Subscriber.email, Subscriber.status)).tuples().all())
+        changes = session.scalars(
+            select(Event.id).where(Event.kind == "unsubscribe", Event.source == "mailto")
+        ).all()
+    assert statuses[address] == SubscriberStatus.unsubscribed
+    assert len(changes) == 1
+    assert [s for a, s in statuses.items() if a != address] == [SubscriberStatus.active] * 2
+
+
 def test_f21_replays_soft_bounce_threshold_and_reset(
     factory: Factory,
     settings: Settings,
