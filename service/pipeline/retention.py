@@ -115,12 +115,14 @@ def _delete_in_chunks(factory: Factory, rule: Rule, where: ColumnElement[bool]) 
         with transaction(factory) as session:
             ids = list(session.scalars(page))
             if ids:
-                session.execute(
+                # Count what this run deleted, not what it selected: a concurrent prune may
+                # have deleted some of the same rows first.
+                result = session.execute(
                     delete(model)
                     .where(rule.key.in_(ids))
                     .execution_options(synchronize_session=False)
                 )
-        total += len(ids)
+                total += max(result.rowcount, 0)  # type: ignore[attr-defined]
         if len(ids) < CHUNK:
             return total
 
