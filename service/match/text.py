@@ -29,20 +29,27 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 _ACRONYM_PLURAL = re.compile(r"^[A-Z0-9][A-Za-z0-9]*[A-Z][A-Za-z0-9]*?s$")
 _BRITISH = re.compile(r"(?<=[a-z]{4})is(ation|ations|e|ed|es|ing|er|ers)$")
 
-# Words Porter's algorithm conflates with something a researcher would not:
-# "transformer" with "transformation", "operator" with "operation", "continual" with "continuous".
-_PROTECTED = {
-    "transformer": "transformer",
-    "transformers": "transformer",
-    "operator": "operator",
-    "operators": "operator",
-    "optimizer": "optimizer",
-    "optimizers": "optimizer",
-    "generator": "generator",
-    "generators": "generator",
-    "continual": "continual",
-    "continually": "continual",
+# Words Porter's algorithm conflates with something a researcher would not: "transformer" with
+# "transformation", "contrastive" with "contrasting", "objective" with "object", "positional" with
+# "positive", "experience" with "experiments", "generalization" with "general", "normalization"
+# with "normal", "initialization" with "initial", "continual" with "continuous". Each group keeps
+# one stem of its own (British spellings are made American first).
+_KEPT_APART = {
+    "transformer": "transformer transformers",
+    "operator": "operator operators",
+    "optimizer": "optimizer optimizers",
+    "generator": "generator generators",
+    "continual": "continual continually",
+    "contrastive": "contrastive contrastively",
+    "objective": "objective objectives",
+    "position": "position positions positional positionally positioned positioning",
+    "experience": "experience experiences experienced",
+    "generaliz": "generalization generalizations generalize generalizes generalized "
+    "generalizing generalizable generalizability",
+    "normaliz": "normalization normalizations normalize normalizes normalized normalizing",
+    "initializ": "initialization initializations initialize initializes initialized initializing",
 }
+_PROTECTED = {form: kept for kept, forms in _KEPT_APART.items() for form in forms.split()}
 _NOT_BRITISH = {"precise", "concise", "precisely", "concisely"}
 
 _STOPWORDS = """a about above after again against all also am an and any are as at be because been
@@ -104,11 +111,11 @@ def is_acronym(word: str) -> bool:
 @lru_cache(maxsize=500_000)
 def stem(word: str) -> str:
     """The stem of a lower-case word."""
+    if word not in _NOT_BRITISH:
+        word = _BRITISH.sub(r"iz\1", word)
     protected = _PROTECTED.get(word)
     if protected is not None:
         return protected
-    if word not in _NOT_BRITISH:
-        word = _BRITISH.sub(r"iz\1", word)
     return str(_stemmer.stemWord(word))
 
 

@@ -54,6 +54,9 @@ def hit(interest: str, title: str, summary: str = "") -> bool:
         ("title:mamba", "Vision models", False),
         ("RNN", "Recurrent neural networks revisited", True),
         ("optimization", "Optimisation of deep nets", True),
+        ("contrastive learning", "Contrastive representation learning", True),
+        ("contrastive learning", "Comparing and contrasting learned features", False),
+        ("positional encoding", "Encoding positive pairs", False),
     ],
 )
 def test_word_boundaries_forms_phrases_and_operators(

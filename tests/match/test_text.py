@@ -17,6 +17,10 @@ from service.match.text import analyze, fold, raw_words, stem, tokens
         ("hierarchies", "hierarchy"),
         ("Poincar\\'e", "Poincaré"),
         ("Poincaré", "poincare"),
+        ("generalisation", "generalization"),
+        ("generalize", "generalization"),
+        ("optimisers", "optimizer"),
+        ("contrastively", "contrastive"),
     ],
 )
 def test_forms_a_researcher_considers_equal(a: str, b: str) -> None:
@@ -30,6 +34,13 @@ def test_forms_a_researcher_considers_equal(a: str, b: str) -> None:
         ("operator", "operation"),
         ("continual", "continuous"),
         ("organ", "began"),
+        ("contrastive", "contrasting"),
+        ("objective", "object"),
+        ("positional", "positive"),
+        ("experience", "experiments"),
+        ("generalization", "general"),
+        ("normalization", "normal"),
+        ("initialization", "initial"),
     ],
 )
 def test_forms_kept_apart(a: str, b: str) -> None:
