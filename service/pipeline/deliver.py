@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.content import card_of
 from service.observability.logs import log_context
 from service.pipeline._types import Clock, Factory
 from service.pipeline.outcome import Prepared, Recorder, backoff, record_outcome
 from service.pipeline.prepare import prepare
+from service.render.views import PaperCard
 from service.send.mailer import Mailer, SendResult
 from service.send.ratelimit import NoLimit, RateLimiter
 from service.store import ledger, sending
@@ -35,7 +37,7 @@ from service.store.models import (
 
 log = logging.getLogger("paperpost.deliver")
 Checkpoint = Callable[[str], None]  # C1 after the claim, C2 after the 250, C3 after the commit
-CLAIM_WINDOW = 8  # rows claimed and rendered together, just before they are sent
+CLAIM_WINDOW = 32  # rows claimed and rendered together, just before they are sent
 
 __all__ = ["DeliverReport", "backoff", "deliver_batch", "sweep_due"]
 
@@ -72,6 +74,7 @@ class _Batch:
     stop: str | None = None  # why the rest of the batch is not sent
     recorder: Recorder | None = None
     pause_checked: float = float("-inf")  # time.monotonic() of the last look at the pause
+    cards: dict[int, PaperCard] = field(default_factory=dict)  # the batch's papers, loaded once
 
 
 def deliver_batch(
@@ -93,23 +96,73 @@ def deliver_batch(
                    recorder=Recorder(factory, settings.sent_commit_durable))  # fmt: skip
     own_loop = loop is None
     run_loop = loop or asyncio.new_event_loop()
+    try:
+        run_loop.run_until_complete(_run(batch, ids))
+    finally:
+        if batch.recorder is not None:
+            run_loop.run_until_complete(batch.recorder.close())
+        if own_loop:
+            run_loop.run_until_complete(mailer.close())
+            run_loop.close()
+    return batch.report
+
+
+async def _run(batch: _Batch, ids: Sequence[int]) -> None:
+    """Claim and render the batch window by window, while ``smtp_pool_size`` senders work
+    through the rendered messages: the next window is prepared while the previous one is on
+    the wire and its ``sent`` records wait for the disk. At most one window waits, claimed,
+    ahead of the senders."""
+    settings = batch.settings
     deadline = time.monotonic() + settings.batch_deadline_seconds
     window = max(CLAIM_WINDOW, settings.smtp_pool_size)
+    queue: asyncio.Queue[Prepared | None] = asyncio.Queue(maxsize=window)
+    held: list[Prepared] = []
+    senders = [
+        asyncio.create_task(_sender(batch, queue, held)) for _ in range(settings.smtp_pool_size)
+    ]
     try:
         for start in range(0, len(ids), window):
             if batch.stop is None and time.monotonic() > deadline:
                 batch.stop = "deadline"
             if batch.stop is not None:
-                _leave(batch, ids[start:])
+                if batch.stop != "error":
+                    _leave(batch, ids[start:])
                 break
-            run_loop.run_until_complete(_window(batch, ids[start : start + window]))
+            prepared = _claim_and_prepare(batch, ids[start : start + window])
+            if not prepared:
+                continue
+            batch.checkpoint("C1")
+            if batch.dry_run:
+                _release(batch, prepared, "dry run")
+                continue
+            for p in prepared:
+                await queue.put(p)
     finally:
-        if batch.recorder is not None:
-            batch.recorder.close(clock())
-        if own_loop:
-            run_loop.run_until_complete(mailer.close())
-            run_loop.close()
-    return batch.report
+        for _ in senders:
+            await queue.put(None)
+        failures = [r for r in await asyncio.gather(*senders) if r is not None]
+    if failures:
+        raise failures[0]
+    if held:
+        _release(batch, held, f"not sent: {batch.stop or 'lease running short'}")
+
+
+async def _sender(
+    batch: _Batch, queue: asyncio.Queue[Prepared | None], held: list[Prepared]
+) -> BaseException | None:
+    """Send what the queue holds, one message at a time over one pooled connection; the
+    messages left when the batch stops are ``held``. After a failure (the database went away
+    while recording) nothing more is sent: the claimed rows wait for their lease to expire."""
+    failure: BaseException | None = None
+    while (p := await queue.get()) is not None:
+        if failure is not None or batch.stop == "error":
+            continue
+        try:
+            if not await _send(batch, p):
+                held.append(p)
+        except Exception as exc:  # noqa: BLE001 (handed to the batch, which raises it)
+            failure, batch.stop = exc, "error"
+    return failure
 
 
 def _leave(batch: _Batch, rest: Sequence[int]) -> None:
@@ -128,25 +181,6 @@ def _leave(batch: _Batch, rest: Sequence[int]) -> None:
         batch.report.deferred += len(rest)
 
 
-async def _window(batch: _Batch, ids: Sequence[int]) -> None:
-    """Claim and render a window of rows, send them with at most ``smtp_pool_size`` in flight,
-    and commit each outcome as its reply arrives."""
-    prepared = _claim_and_prepare(batch, ids)
-    if not prepared:
-        return
-    batch.checkpoint("C1")
-    if batch.dry_run:
-        _release(batch, prepared, "dry run")
-        return
-    slots = asyncio.Semaphore(batch.settings.smtp_pool_size)
-    results = await asyncio.gather(*(_send(batch, slots, p) for p in prepared))
-    if batch.recorder is not None:
-        batch.recorder.flush(batch.clock())
-    held = [p for p, sent in zip(prepared, results, strict=True) if not sent]
-    if held:
-        _release(batch, held, f"not sent: {batch.stop or 'lease running short'}")
-
-
 def _note_stop(batch: _Batch, result: SendResult) -> None:
     if result.stops_sending or (result.outcome == "policy" and _paused_now(batch)):
         batch.stop = "paused"
@@ -154,28 +188,27 @@ def _note_stop(batch: _Batch, result: SendResult) -> None:
         batch.stop = "unreachable"
 
 
-async def _send(batch: _Batch, slots: asyncio.Semaphore, p: Prepared) -> bool:
-    """Send one message and commit its outcome while holding a pool slot, so at most
+async def _send(batch: _Batch, p: Prepared) -> bool:
+    """Send one message and commit its outcome before the sender takes the next, so at most
     ``smtp_pool_size`` replies per process are ever unrecorded; False when the batch stopped
     before this message's turn."""
-    async with slots:
-        if batch.stop in ("paused", "unreachable"):
-            return False
-        await batch.limiter.wait(p.message.recipient.rpartition("@")[2])
-        if time.monotonic() > p.send_by:
-            return False  # the lease could lapse mid-send: let a fresh claim take it
-        started = time.perf_counter()
-        with log_context(delivery_id=p.delivery_id):
-            result = await batch.mailer.send(p.message)
-            seconds = time.perf_counter() - started
-            if result.outcome == "sent":
-                batch.checkpoint("C2")
-            record_outcome(batch.factory, batch.settings, p, result, batch.clock(), seconds,
-                           batch.report, batch.recorder)  # fmt: skip
-            if result.outcome == "sent":
-                batch.checkpoint("C3")
-        _note_stop(batch, result)
-        return True
+    if batch.stop in ("paused", "unreachable"):
+        return False
+    await batch.limiter.wait(p.message.recipient.rpartition("@")[2])
+    if time.monotonic() > p.send_by:
+        return False  # the lease could lapse mid-send: let a fresh claim take it
+    started = time.perf_counter()
+    with log_context(delivery_id=p.delivery_id):
+        result = await batch.mailer.send(p.message)
+        seconds = time.perf_counter() - started
+        if result.outcome == "sent":
+            batch.checkpoint("C2")
+        await record_outcome(batch.factory, batch.settings, p, result, batch.clock(),
+                             seconds, batch.report, batch.recorder)  # fmt: skip
+        if result.outcome == "sent":
+            batch.checkpoint("C3")
+    _note_stop(batch, result)
+    return True
 
 
 def _paused(batch: _Batch, session: Session) -> bool:
@@ -210,7 +243,7 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
             claimed = _within_cap(batch, session, claimed, now)
         rows = ledger.load_for_sending(session, claimed)
         suppressed = sending.suppressed_among(session, [r.address for r in rows if r.address])
-        papers = ledger.papers_and_reasons(session, rows)
+        papers = _cards(batch, session, rows), ledger.reasons_for(session, rows)
         prepared = []
         for row in rows:
             with log_context(delivery_id=row.delivery.id):
@@ -219,6 +252,17 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
             if p is not None:
                 prepared.append(dataclasses.replace(p, send_by=send_by))
     return prepared
+
+
+def _cards(
+    batch: _Batch, session: Session, rows: Sequence[ledger.Sendable]
+) -> dict[int, PaperCard]:
+    """The cards of the window's papers: the digests of one edition share a few hundred
+    papers, so each is read and turned into a card once per batch."""
+    wanted = {pid for r in rows for pid in (*r.delivery.paper_ids, *r.delivery.trending_ids)}
+    for paper in ledger.papers(session, wanted - batch.cards.keys()):
+        batch.cards[paper.id] = card_of(paper)
+    return batch.cards
 
 
 def _within_cap(batch: _Batch, session: Session, claimed: list[int], now: dt.datetime) -> list[int]:

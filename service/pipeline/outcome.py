@@ -5,14 +5,16 @@ refuses the bytes); or handed back while sending pauses (policy, authentication)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, update
-from sqlalchemy.exc import SQLAlchemyError
+import psycopg
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -56,54 +58,79 @@ def backoff(attempts: int, settings: Settings | None = None) -> dt.timedelta:
 
 
 class Recorder:
-    """Where a batch writes its outcomes. On PostgreSQL a plain ``sent`` is one autocommitted
-    UPDATE on a connection the batch holds, so the commit right after the 250 costs a single
-    round trip; the subscribers' ``last_digest_at`` follows once per window. Everything else,
-    and SQLite, gets a transaction of its own."""
+    """Where a batch writes its plain ``sent`` outcomes on PostgreSQL: a group commit on an
+    asynchronous connection the batch holds. A message's sender waits for the commit of the
+    group its row joined, and keeps its SMTP slot meanwhile, so at most ``smtp_pool_size``
+    accepted messages per process are ever unrecorded; while a commit waits for the disk, the
+    event loop goes on with the other connections, and one commit (one WAL flush) records
+    every 250 that arrived during the previous one. Everything else, and SQLite, gets a
+    transaction of its own (``record_outcome``)."""
 
     def __init__(self, factory: Factory, durable: bool = True) -> None:
-        self.factory = factory
+        bind = factory.kw.get("bind")
+        postgres = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+        self._url = (
+            bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            if isinstance(bind, Engine) and postgres
+            else None
+        )
         self.durable = durable
-        self._conn: Connection | None = None
-        self._sent_to: list[int] = []
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._pending: list[tuple[ledger.SentRow, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
-    def fast(self) -> Connection | None:
-        bind = self.factory.kw.get("bind")
-        if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
-            return None
-        if self._conn is None:
-            self._conn = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+    @property
+    def grouped(self) -> bool:
+        return self._url is not None
+
+    async def sent(self, p: Prepared, result: SendResult, now: dt.datetime) -> None:
+        """Record ``sent`` for ``p``; returns once the group holding it is committed, and
+        raises what the commit raised."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append(((p.delivery_id, result.code, result.reply, now), done))
+        if self._committer is None or self._committer.done():
+            self._committer = loop.create_task(self._commit_groups())
+        await done
+
+    async def _commit_groups(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                conn = await self._connection()
+                params = ledger.sent_group_params([row for row, _ in group])
+                await conn.execute(ledger.SENT_GROUP, params)
+            except Exception as exc:  # noqa: BLE001 (every waiter must wake, whatever failed)
+                await self._drop()
+                for _, done in group:
+                    done.set_exception(exc)
+            else:
+                for _, done in group:
+                    done.set_result(None)
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            assert self._url is not None
+            self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
             if not self.durable:
-                self._conn.exec_driver_sql("SET synchronous_commit = off")
+                await self._conn.execute("SET synchronous_commit = off")
         return self._conn
 
-    def sent(self, conn: Connection, p: Prepared, result: SendResult, now: dt.datetime) -> None:
-        ledger.record_sent(conn, p.delivery_id, now, result.code, result.reply)
-        if p.kind == DeliveryKind.digest and p.subscriber_id is not None:
-            self._sent_to.append(p.subscriber_id)
-
-    def flush(self, now: dt.datetime) -> None:
-        if self._sent_to and self._conn is not None:
-            ledger.touch_last_digest(self._conn, self._sent_to, now)
-        self._sent_to = []
-
-    def close(self, now: dt.datetime) -> None:
-        """Flush and give the connection back; a dead connection (the database went away) is
-        only logged: ``last_digest_at`` is a convenience, the ledger rows are already written."""
-        if self._conn is None:
-            return
-        try:
-            self.flush(now)
-            if not self.durable:
-                self._conn.exec_driver_sql("RESET synchronous_commit")
-        except SQLAlchemyError as exc:
-            log.warning("could not finish the batch's bookkeeping: %s", exc)
-        finally:
-            self._conn.close()
+    async def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await self._conn.close()
             self._conn = None
 
+    async def close(self) -> None:
+        """Give the connection back (every group has been awaited by its senders)."""
+        if self._committer is not None:
+            with contextlib.suppress(Exception):
+                await self._committer
+        await self._drop()
 
-def record_outcome(
+
+async def record_outcome(
     factory: Factory,
     settings: Settings,
     p: Prepared,
@@ -113,12 +140,13 @@ def record_outcome(
     report: DeliverReport,
     recorder: Recorder | None = None,
 ) -> None:
+    """Commit what the relay said about ``p``. A plain ``sent`` in a steady run goes through
+    the batch's group commit; the first ``sent`` after refusals ends their run here."""
     SMTP_REPLIES.labels(result.outcome.value).inc()
     SEND_SECONDS.observe(seconds)
-    steady = report.sent and not (report.retry or report.failed)  # no run of refusals to end
-    conn = recorder.fast() if recorder is not None and steady else None
-    if result.outcome is Outcome.sent and conn is not None and recorder is not None:
-        recorder.sent(conn, p, result, now)
+    steady = report.sent and not (report.retry or report.failed)
+    if result.outcome is Outcome.sent and steady and recorder is not None and recorder.grouped:
+        await recorder.sent(p, result, now)
         report.sent += 1
         return
     with transaction(factory) as session:

@@ -3,6 +3,7 @@ loaded for its whole window), and what happens when rendering fails."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -12,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.content import (
-    card_of,
     compose_for,
     render_delivery,
     render_digest_for,
@@ -27,7 +27,6 @@ from service.store.models import (
     DeliveryKind,
     DeliveryStatus,
     FailureReason,
-    Paper,
     Subscriber,
     SubscriberStatus,
 )
@@ -38,7 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("paperpost.deliver")
 
-Papers = tuple[dict[int, Paper], dict[tuple[int, int], list[str]]]
+# The window's paper cards (without reasons) and why each matched its subscriber.
+Papers = tuple[dict[int, PaperCard], dict[tuple[int, int], list[str]]]
 
 
 def prepare(
@@ -86,10 +86,14 @@ def render_row(
     delivery, subscriber = row.delivery, row.subscriber
     if delivery.kind != DeliveryKind.digest or subscriber is None:
         return render_delivery(session, settings, delivery, subscriber, now)
-    rows, reasons = papers
+    known, reasons = papers
 
     def cards(ids: Sequence[int]) -> list[PaperCard]:
-        return [card_of(rows[i], reasons.get((subscriber.id, i), [])) for i in ids if i in rows]
+        return [
+            dataclasses.replace(known[i], reasons=tuple(reasons.get((subscriber.id, i), ())))
+            for i in ids
+            if i in known
+        ]
 
     links = subscriber_links(settings, subscriber)
     return render_digest_for(settings, subscriber, cards(delivery.paper_ids),

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, and_, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from service.store.editions import (
@@ -44,7 +44,8 @@ __all__ = [
     "load_for_sending",
     "mark_enqueued",
     "new_message_id",
-    "papers_and_reasons",
+    "papers",
+    "reasons_for",
     "subscribers_after",
     "trending_pool",
     "unsent_matches",
@@ -190,22 +191,24 @@ def load_for_sending(session: Session, ids: Sequence[int]) -> list[Sendable]:
     return out
 
 
-def papers_and_reasons(
-    session: Session, rows: Sequence[Sendable]
-) -> tuple[dict[int, Paper], dict[tuple[int, int], list[str]]]:
-    """Every paper the window's digests fixed, and why each matched its subscriber: two
-    queries for the whole window instead of four per digest."""
-    wanted = {pid for r in rows for pid in (*r.delivery.paper_ids, *r.delivery.trending_ids)}
+def papers(session: Session, ids: Iterable[int]) -> list[Paper]:
+    """The papers with these ids, in one query."""
+    wanted = list(ids)
+    return list(session.scalars(select(Paper).where(Paper.id.in_(wanted)))) if wanted else []
+
+
+def reasons_for(session: Session, rows: Sequence[Sendable]) -> dict[tuple[int, int], list[str]]:
+    """Why each paper of the window's digests matched its subscriber, in one query."""
+    wanted = {pid for r in rows for pid in r.delivery.paper_ids}
     people = {r.delivery.subscriber_id for r in rows if r.delivery.subscriber_id is not None}
-    if not wanted:
-        return {}, {}
-    papers = {p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(wanted)))}
-    reasons = session.execute(
+    if not wanted or not people:
+        return {}
+    found = session.execute(
         select(Match.subscriber_id, Match.paper_id, Match.reasons).where(
             Match.subscriber_id.in_(people), Match.paper_id.in_(wanted)
         )
     )
-    return papers, {(sid, pid): list(why) for sid, pid, why in reasons}
+    return {(sid, pid): list(why) for sid, pid, why in found}
 
 
 def finish(
@@ -241,28 +244,34 @@ def finish(
     session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
-def record_sent(
-    conn: Connection, delivery_id: int, now: dt.datetime, code: int | None, reply: str
-) -> None:
-    """``sent`` in one statement on a connection of the caller's (autocommit: the commit right
-    after the 250 is this one round trip)."""
-    table = Delivery.__table__
-    assert isinstance(table, Table)
-    conn.execute(
-        table.update()
-        .where(table.c.id == delivery_id)
-        .values(status=DeliveryStatus.sent, lease_until=None, last_smtp_code=code,
-                last_error=reply[:1000] or None, failure_reason=None, sent_at=now)
-    )  # fmt: skip
+# The ``sent`` records of a group of messages and their subscribers' ``last_digest_at``, in one
+# statement (one commit, one WAL flush) on PostgreSQL. Timestamps are naive UTC, as stored.
+SENT_GROUP = """
+WITH done AS (
+    UPDATE deliveries AS d
+    SET status = 'sent', lease_until = NULL, failure_reason = NULL, last_smtp_code = v.code,
+        last_error = NULLIF(left(v.reply, 1000), ''), sent_at = v.at
+    FROM unnest(%(ids)s::integer[], %(codes)s::integer[], %(replies)s::text[],
+                %(ats)s::timestamp[]) AS v(id, code, reply, at)
+    WHERE d.id = v.id
+    RETURNING d.subscriber_id, d.kind, v.at
+)
+UPDATE subscribers AS s SET last_digest_at = done.at FROM done
+WHERE s.id = done.subscriber_id AND done.kind = 'digest'
+"""
 
 
-def touch_last_digest(conn: Connection, subscriber_ids: Sequence[int], now: dt.datetime) -> None:
-    if subscriber_ids:
-        table = Subscriber.__table__
-        assert isinstance(table, Table)
-        conn.execute(
-            table.update().where(table.c.id.in_(list(subscriber_ids))).values(last_digest_at=now)
-        )
+SentRow = tuple[int, int | None, str, dt.datetime]  # delivery id, SMTP code, reply, sent at
+
+
+def sent_group_params(rows: Sequence[SentRow]) -> dict[str, list[object]]:
+    """The parameters of ``SENT_GROUP`` for (delivery id, code, reply, sent at) rows."""
+    return {
+        "ids": [r[0] for r in rows],
+        "codes": [r[1] for r in rows],
+        "replies": [r[2] for r in rows],
+        "ats": [r[3].astimezone(dt.UTC).replace(tzinfo=None) for r in rows],
+    }
 
 
 def due_ids(
