@@ -22,8 +22,10 @@ from service.match.combine import Holders, MatchTable, combine
 from service.match.compile import CompiledInterest, compile_text
 from service.match.describe import DescriptionScores, score_descriptions
 from service.match.hits import Hits, top_per_interest
+from service.match.index import DocHits
 from service.match.nodes import InterestSyntaxError
 from service.match.percolate import Percolator
+from service.match.related import Window, phrase_of, related_hits
 from service.match.score import CorpusStats, MatchConfig, boost
 from service.match.semantic import DIMENSIONS, Encoder, paper_text, unpack
 from service.match.types import InterestSpec, MatchResult, PaperDoc
@@ -115,18 +117,27 @@ def match_subscriptions(
     stats = CorpusStats.of([*docs, *extra])
     clock.lap("scan")
     semantic = bool(percolator.descriptions) and (encoder is not None or text_vectors is not None)
+    rows = _window_vectors(papers, others, encoder)
     described = DescriptionScores()
     if percolator.descriptions:
         vectors = None
         if semantic:
-            targets = _paper_vectors(papers, encoder)
-            rest = _paper_vectors(others, encoder)
+            targets = rows[: len(papers)] if rows is not None else _paper_vectors(papers, None)
+            every = rows if rows is not None else targets
             by_text = _description_vectors(percolator, encoder, text_vectors)
-            vectors = (targets, np.concatenate([targets, rest]), by_text)
+            vectors = (targets, every, by_text)
         described = score_descriptions(percolator.descriptions, docs, stats, config, vectors)
     clock.lap("descriptions")
     hits = percolator.match(docs, stats, described, config)
     clock.lap("match")
+    phrases = [
+        None if no else phrase_of(v)
+        for v, no in zip(subscriptions.values, subscriptions.negated, strict=True)
+    ]
+    if rows is not None and any(phrases):
+        found = _window_hits(hits, percolator, extra, len(papers), stats, config)
+        hits = related_hits(hits, Window(rows, len(papers), *found), phrases, config.threshold)
+        clock.lap("related")
     table = _fan_out(hits, papers, subscriptions, percolator, now, config)
     clock.lap("combine")
     return Matched(
@@ -229,6 +240,35 @@ def _description_vectors(
             raise ValueError(f"no vector for {len(missing)} descriptions and no encoder")
         vectors.update(zip(missing, encoder.encode(missing), strict=True))
     return vectors
+
+
+def _window_vectors(
+    papers: Sequence[PaperDoc], others: Sequence[PaperDoc], encoder: Encoder | None
+) -> np.ndarray | None:
+    """The vectors of the papers then of the rest of the window, or None when there is no
+    encoder and no paper has a stored vector (semantic matching is not in use)."""
+    if encoder is None and not any(p.embedding for p in [*papers, *others]):
+        return None
+    return np.concatenate([_paper_vectors(papers, encoder), _paper_vectors(others, encoder)])
+
+
+def _window_hits(
+    hits: Hits,
+    percolator: Percolator,
+    extra: Sequence[DocHits],
+    offset: int,
+    stats: CorpusStats,
+    config: MatchConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Word matches over the whole window: the papers matched, then the rest (at ``offset``)."""
+    if not extra:
+        return hits.interest, hits.paper, hits.score
+    rest = percolator.match(extra, stats, DescriptionScores(), config)
+    return (
+        np.concatenate([hits.interest, rest.interest]),
+        np.concatenate([hits.paper, rest.paper + offset]),
+        np.concatenate([hits.score, rest.score]),
+    )
 
 
 def _paper_vectors(papers: Sequence[PaperDoc], encoder: Encoder | None) -> np.ndarray:
