@@ -25,7 +25,7 @@ from service.match.hits import Hits, top_per_interest
 from service.match.index import DocHits
 from service.match.nodes import InterestSyntaxError
 from service.match.percolate import Percolator
-from service.match.related import Window, phrase_of, related_hits
+from service.match.related import Window, phrases_of, related_hits
 from service.match.score import CorpusStats, MatchConfig, boost
 from service.match.semantic import DIMENSIONS, Encoder, paper_text, unpack
 from service.match.types import InterestSpec, MatchResult, PaperDoc
@@ -130,10 +130,7 @@ def match_subscriptions(
     clock.lap("descriptions")
     hits = percolator.match(docs, stats, described, config)
     clock.lap("match")
-    phrases = [
-        None if no else phrase_of(v)
-        for v, no in zip(subscriptions.values, subscriptions.negated, strict=True)
-    ]
+    phrases = phrases_of(subscriptions.values, subscriptions.negated)
     if rows is not None and any(phrases):
         found = _window_hits(hits, percolator, extra, len(papers), stats, config)
         hits = related_hits(hits, Window(rows, len(papers), *found), phrases, config.threshold)

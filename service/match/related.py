@@ -47,7 +47,7 @@ class Window:
     score: np.ndarray
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=1 << 20)  # every distinct interest of a large instance
 def phrase_of(value: str) -> str | None:
     """The phrase a stored interest relates papers for ("vision transformer"), or None."""
     try:
@@ -66,6 +66,21 @@ def phrase_of(value: str) -> str | None:
     if sum(len(t.variants[0].stems) for t in text_terms) < 2:
         return None
     return " ".join(t.label for t in text_terms)
+
+
+_phrases: dict[tuple[int, int], list[str | None]] = {}
+
+
+def phrases_of(values: Sequence[str], negated: Sequence[bool]) -> list[str | None]:
+    """The phrase of each distinct interest (None for the others and for negated ones); kept
+    in the process, like the index, until the interests change."""
+    key = (hash(tuple(values)), hash(tuple(negated)))
+    found = _phrases.get(key)
+    if found is None:
+        found = [None if no else phrase_of(v) for v, no in zip(values, negated, strict=True)]
+        _phrases.clear()
+        _phrases[key] = found
+    return found
 
 
 def related_hits(
@@ -145,11 +160,11 @@ def _closest(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(interest, paper row, z) of the papers related to each of these phrases; ``known``:
     (centroid row, paper row) of their word matches, which are not related again."""
-    sims = (centroids @ vectors.T).astype(np.float64)
-    present = sims[:, with_vector]
-    mean = present.mean(axis=1, keepdims=True)
-    std = np.maximum(present.std(axis=1, keepdims=True), 1e-6)
-    z = (sims - mean) / std
+    sims = centroids @ vectors.T
+    present = sims if with_vector.all() else sims[:, with_vector]
+    mean = present.mean(axis=1, keepdims=True, dtype=np.float64)
+    std = np.maximum(present.std(axis=1, keepdims=True, dtype=np.float64), 1e-6)
+    z = ((sims - mean) / std).astype(np.float32)
     z[:, ~with_vector] = -np.inf
     z[known] = -np.inf
     z[z < MIN_Z] = -np.inf
