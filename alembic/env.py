@@ -33,9 +33,11 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(_url())
-    with engine.connect() as conn:
-        _run(conn)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()
 
 
 def _run(connection: object) -> None:

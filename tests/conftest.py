@@ -3,11 +3,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.store import db
 from service.store.db import make_engine, make_sessionmaker
 from service.store.models import Base
 from tests.fakes import FakeClock, FakeMailer
@@ -19,6 +22,23 @@ DEMO_DATA = Path(__file__).resolve().parents[1] / "service" / "demo"
 
 # The database matrix: PAPERPOST_TEST_DATABASE=sqlite (default) or postgresql.
 pytest_plugins = ["tests.databases"]
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every engine a test (or the code under test) creates is disposed when the test ends, so
+    no pooled connection is left for the garbage collector to close."""
+    created: list[Engine] = []
+
+    def tracked(*args: Any, **kwargs: Any) -> Engine:
+        engine = create_engine(*args, **kwargs)
+        created.append(engine)
+        return engine
+
+    monkeypatch.setattr(db, "create_engine", tracked)
+    yield
+    for engine in created:
+        engine.dispose()
 
 
 @pytest.fixture

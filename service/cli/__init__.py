@@ -6,6 +6,7 @@ import typer
 
 from service.cli import (
     bounces,
+    common,
     db,
     deliveries,
     doctor,
@@ -26,6 +27,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    ctx.call_on_close(common.close_engines)
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(papers.app, name="papers")

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import ConfigError, Settings
@@ -29,6 +30,13 @@ from service.store.db import make_engine, make_sessionmaker
 
 console = Console()
 err = Console(stderr=True)
+_ENGINES: list[Engine] = []  # the command's engines, disposed when it ends
+
+
+def close_engines() -> None:
+    """Close every database connection the command opened (run when the command ends)."""
+    while _ENGINES:
+        _ENGINES.pop().dispose()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -49,7 +57,9 @@ class App:
 
     @cached_property
     def factory(self) -> sessionmaker[Session]:
-        return make_sessionmaker(make_engine(self.settings.database_url))
+        engine = make_engine(self.settings.database_url)
+        _ENGINES.append(engine)
+        return make_sessionmaker(engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
