@@ -39,6 +39,9 @@ log = logging.getLogger("paperpost.deliver")
 Checkpoint = Callable[[str], None]  # C1 after the claim, C2 after the 250, C3 after the commit
 CLAIM_WINDOW = 32  # rows claimed and rendered together, just before they are sent
 
+SEEN_PAPERS = 20_000  # paper cards a worker process keeps between batches
+_SEEN: dict[int, tuple[dt.datetime, PaperCard]] = {}  # paper id: (version, card)
+
 __all__ = ["DeliverReport", "backoff", "deliver_batch", "sweep_due"]
 
 
@@ -257,11 +260,25 @@ def _claim_and_prepare(batch: _Batch, ids: Sequence[int]) -> list[Prepared]:
 def _cards(
     batch: _Batch, session: Session, rows: Sequence[ledger.Sendable]
 ) -> dict[int, PaperCard]:
-    """The cards of the window's papers: the digests of one edition share a few hundred
-    papers, so each is read and turned into a card once per batch."""
+    """The cards of the window's papers. The digests of an edition share a few hundred
+    papers: a batch asks only for each paper's version, and reads and turns into a card only
+    the papers this process has not seen at that version."""
     wanted = {pid for r in rows for pid in (*r.delivery.paper_ids, *r.delivery.trending_ids)}
-    for paper in ledger.papers(session, wanted - batch.cards.keys()):
+    missing = wanted - batch.cards.keys()
+    if not missing:
+        return batch.cards
+    stale = []
+    for paper_id, version in ledger.paper_versions(session, missing).items():
+        seen = _SEEN.get(paper_id)
+        if seen is not None and seen[0] == version:
+            batch.cards[paper_id] = seen[1]
+        else:
+            stale.append(paper_id)
+    if len(_SEEN) > SEEN_PAPERS:
+        _SEEN.clear()
+    for paper in ledger.papers(session, stale):
         batch.cards[paper.id] = card_of(paper)
+        _SEEN[paper.id] = (paper.updated_at, batch.cards[paper.id])
     return batch.cards
 
 

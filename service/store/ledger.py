@@ -44,6 +44,7 @@ __all__ = [
     "load_for_sending",
     "mark_enqueued",
     "new_message_id",
+    "paper_versions",
     "papers",
     "reasons_for",
     "subscribers_after",
@@ -195,6 +196,15 @@ def papers(session: Session, ids: Iterable[int]) -> list[Paper]:
     """The papers with these ids, in one query."""
     wanted = list(ids)
     return list(session.scalars(select(Paper).where(Paper.id.in_(wanted)))) if wanted else []
+
+
+def paper_versions(session: Session, ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """Each paper's version (``updated_at``, changed by every update), without its fields."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    found = session.execute(select(Paper.id, Paper.updated_at).where(Paper.id.in_(wanted)))
+    return dict(found.tuples().all())
 
 
 def reasons_for(session: Session, rows: Sequence[Sendable]) -> dict[tuple[int, int], list[str]]:

@@ -5,6 +5,7 @@ secret rotation does not break old links."""
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
@@ -34,9 +35,17 @@ def make_token(
 ) -> str:
     """``nonce`` names one request (a confirm link), so the link can be used once."""
     payload: list[int | str] = [subscriber_id, secret[:8], *([nonce] if nonce else [])]
+    return _serializer(tuple(keys), purpose).dumps(payload)
+
+
+@lru_cache(maxsize=64)
+def _serializer(
+    keys: tuple[str, ...], purpose: Purpose
+) -> URLSafeSerializer | URLSafeTimedSerializer:
+    """One serializer per key set and purpose: every digest signs two links."""
     if purpose is Purpose.unsubscribe:
-        return URLSafeSerializer(keys, salt=purpose.value).dumps(payload)
-    return URLSafeTimedSerializer(keys, salt=purpose.value).dumps(payload)
+        return URLSafeSerializer(list(keys), salt=purpose.value)
+    return URLSafeTimedSerializer(list(keys), salt=purpose.value)
 
 
 def read_token(
