@@ -131,7 +131,9 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = 1800.0
     give_up_hours: float = 24.0
     poison_attempts: int = 3
-    smtp_pool_size: int = Field(default=2, ge=1, le=16)
+    # Reused SMTP connections per worker process; also the most accepted-but-unrecorded
+    # messages a crash of that process can leave (each waits for its `sent` commit).
+    smtp_pool_size: int = Field(default=4, ge=1, le=16)
     rate_limit_per_second: float = 0.0  # all workers together; 0 = no limit
     domain_rate_limit_per_second: float = 0.0  # per recipient domain; 0 = no limit
     domain_rate_limits: dict[str, float] = Field(default_factory=dict)  # {"gmail.com": 20}
@@ -145,7 +147,7 @@ class Settings(BaseSettings):
     # PostgreSQL: false commits each "sent" without waiting for the WAL flush (about 10x faster
     # on a slow disk); a database *server* crash may then re-send the last ~0.6 s of messages,
     # with their Message-IDs. A worker crash is unaffected either way. Durable by default: the
-    # only duplicate window is then one message per crash.
+    # only duplicate window is then a worker crash, at most `smtp_pool_size` messages.
     sent_commit_durable: bool = True
     bounce_mailbox: str | None = None  # a Maildir path, or imaps://user:pass@host/INBOX, pop3s://
     webhook_secret: str | None = None  # HMAC key of the generic bounce webhook

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from service.config import Settings
 from tests.faults.harness import ROWS, children, report, wait_until, world
 
-IN_FLIGHT = 2 * 2  # pool processes x pooled SMTP connections per process
+# pool processes x pooled SMTP connections each (each waits for its last message's commit)
+IN_FLIGHT = 2 * Settings.model_fields["smtp_pool_size"].default
 
 
 def run_f01(tmp_path: Path, rows: int) -> None:
