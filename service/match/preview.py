@@ -42,7 +42,7 @@ def preview_interests(
     days_kept = settings.retention_papers_days
     horizon = now - dt.timedelta(days=days_kept) if days_kept > 0 else None
     papers = matching.paper_docs(session, matching.in_window(since, horizon))
-    encoder = load_encoder(settings.match_semantic) if _describes(texts) else None
+    encoder = load_encoder(settings.match_semantic) if describes(texts) else None
     return rank_papers(papers, texts, now=now, config=config_from(settings), encoder=encoder)[
         :limit
     ]
@@ -73,5 +73,8 @@ def rank_papers(
     ]
 
 
-def _describes(texts: Sequence[str]) -> bool:
+def describes(texts: Sequence[str]) -> bool:
+    """Whether the preview needs the sentence encoder: for descriptions, which are embedded
+    with the papers that have no stored vector yet. Keyword phrases use only the vectors the
+    match job stored (see ``related``), so previewing them never embeds the window."""
     return any(parse_interest(text).kind == "text" for text in texts)
