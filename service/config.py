@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_tls: SmtpTls = SmtpTls.none
     smtp_timeout: float = 30.0
+    smtp_ca_file: Path | None = None  # PEM CAs to trust for the relay; unset: the system's
 
     mail_from: str = "paperpost@localhost"
     mail_from_name: str = "paperpost"

@@ -3,7 +3,8 @@
 Connections are opened lazily, one at a time (so a relay refusing our credentials sees one
 attempt, not one per pooled slot), and kept open across batches. After an authentication
 failure the pool refuses to reconnect until it is closed: retrying bad credentials in a loop
-only gets the sending IP blocked.
+only gets the sending IP blocked. The relay's certificate is always verified, against
+``smtp_ca_file`` when set (a relay with a private CA), else against the system's CAs.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class SmtpPool:
         self._slots: asyncio.Semaphore | None = None
         self._connecting: asyncio.Lock | None = None
         self._refused: ConnectFailed | None = None
+        self._tls: ssl.SSLContext | None = None
         self.opened = 0  # connections opened over the pool's life
 
     async def acquire(self) -> tuple[aiosmtplib.SMTP, bool]:
@@ -74,20 +76,23 @@ class SmtpPool:
             timeout=s.smtp_timeout,
             use_tls=s.smtp_tls is SmtpTls.implicit,
             start_tls=s.smtp_tls is SmtpTls.starttls,
-            tls_context=ssl.create_default_context() if s.smtp_tls is not SmtpTls.none else None,
+            tls_context=self._tls_context(),
         )
         self.opened += 1
         try:
             await client.connect()
             if client.last_ehlo_response is None:  # EHLO now: a hang here is a connect failure
                 await client.ehlo()
+            if s.smtp_username and not client.supports_extension("auth"):
+                _drop(client)  # typically a relay that offers AUTH only after STARTTLS
+                raise self._refuse(
+                    None, f"the relay offers no AUTH (PAPERPOST_SMTP_TLS={s.smtp_tls})"
+                )
             if s.smtp_username:
                 await client.login(s.smtp_username, s.smtp_password or "")
         except errors.SMTPAuthenticationError as exc:
             _drop(client)
-            self._refused = ConnectFailed(exc.code, exc.message, refused=True)
-            log.error("SMTP authentication refused by %s: %s %s", s.smtp_host, exc.code, exc)
-            raise self._refused from exc
+            raise self._refuse(exc.code, exc.message) from exc
         except errors.SMTPResponseException as exc:
             _drop(client)
             raise ConnectFailed(exc.code, exc.message, refused=False) from exc
@@ -95,6 +100,22 @@ class SmtpPool:
             _drop(client)
             raise ConnectFailed(None, f"{type(exc).__name__}: {exc}", refused=False) from exc
         return client
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self._settings.smtp_tls is SmtpTls.none:
+            return None
+        if self._tls is None:
+            try:
+                self._tls = relay_tls_context(self._settings)
+            except OSError as exc:  # an unreadable CA file: retrying cannot help
+                raise self._refuse(None, f"PAPERPOST_SMTP_CA_FILE: {exc}") from exc
+        return self._tls
+
+    def _refuse(self, code: int | None, reply: str) -> ConnectFailed:
+        """Refuse every connection until the pool is closed (the operator fixes the cause)."""
+        self._refused = ConnectFailed(code, reply, refused=True)
+        log.error("SMTP relay %s refused: %s %s", self._settings.smtp_host, code or "", reply)
+        return self._refused
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -105,6 +126,11 @@ class SmtpPool:
                 except (errors.SMTPException, OSError):
                     client.close()
         self._refused = None
+
+
+def relay_tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verifies the relay's certificate and host name, against ``smtp_ca_file`` when set."""
+    return ssl.create_default_context(cafile=settings.smtp_ca_file)
 
 
 def _drop(client: aiosmtplib.SMTP) -> None:
