@@ -2,10 +2,10 @@
 "infinitely wide networks", "vision transformer" also "visual transformers".
 
 Pseudo-relevance feedback over the stored sentence vectors: the best word matches of a phrase
-in the window describe its topic (their vectors, weighted by score, make a centroid); a paper
-of the window without the words is related when it stands well above the phrase's own
-average similarity over the window (a per-phrase z-score), and only the few closest are kept,
-no more than the phrase matches by words. Everything is computed over the whole window
+in the window (two at least) describe its topic, their vectors weighted by score making a
+centroid; a window paper without the words is related when it stands well above the phrase's
+own average similarity over the window (a per-phrase z-score), and only the few closest are
+kept, no more than the phrase matches by words. Everything is computed over the whole window
 (reference papers and the papers being matched), so the beat job, a backfill and ``paperpost
 match test`` relate the same papers.
 
@@ -28,7 +28,8 @@ from service.match.hits import I64, Hits
 from service.match.nodes import InterestSyntaxError
 
 FEEDBACK = 3  # best word matches whose vectors stand for the phrase's topic
-MIN_Z = 1.5  # standard deviations above the phrase's mean similarity over the window
+MIN_FEEDBACK = 2  # one paper's neighbours share its other topics, not the phrase's
+MIN_Z = 2.0  # standard deviations above the phrase's mean similarity over the window
 MAX_RELATED = 3  # and never more than the phrase's word matches in the window
 MIN_WINDOW = 30  # fewer papers with a vector than this: no statistics, nothing related
 RELATED_SPAN = 0.1  # related papers score from the threshold to threshold + this
@@ -147,7 +148,8 @@ def _centroids(
     centroids = np.zeros((len(starts), window.vectors.shape[1]), np.float32)
     np.add.at(centroids, group, weighted)
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    return centroids, interest[starts], np.minimum(counts, MAX_RELATED)
+    enough = counts >= MIN_FEEDBACK
+    return centroids[enough], interest[starts][enough], np.minimum(counts, MAX_RELATED)[enough]
 
 
 def _closest(

