@@ -37,7 +37,7 @@ def test_old_paper_ingested_again_is_not_matched(
     pipeline.match_new_papers(factory, now, settings=settings)
     with factory() as session:
         per_subscriber = session.execute(
-            select(Match.subscriber_id, Paper.arxiv_id).join(Paper)
+            select(Match.subscriber_id, Paper.arxiv_id).join(Paper, Paper.id == Match.paper_id)
         ).all()
         matched = set(
             session.scalars(select(Paper.arxiv_id).join(Match, Match.paper_id == Paper.id))

@@ -81,9 +81,12 @@ class CompiledInterest:
     exclusion_only: bool  # "-survey" alone: filters the subscriber's other interests
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=1 << 20)
 def compile_text(text: str) -> CompiledInterest:
-    """Parse and compile an interest as stored; cached, since many subscribers share one."""
+    """Parse and compile an interest as stored; cached, since many subscribers share one and
+    the index is rebuilt from the cache when interests change (only new ones are parsed). The
+    cache holds every distinct interest of a large instance: a smaller one would be swept
+    through in order by each rebuild and keep nothing."""
     return compile_interest(parse_interest(text))
 
 

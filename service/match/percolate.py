@@ -33,35 +33,79 @@ from service.match.types import PaperDoc
 MAX_EXCLUDED = 8  # exclusions checked with array operations; more go the slow path
 
 
+_TEXT, _DESCRIPTION, _FILTER = 0, 1, 2
+
+
 class Percolator:
     def __init__(
         self, interests: Sequence[tuple[CompiledInterest, bool]], acronyms: Acronyms | None = None
     ) -> None:
         """``interests``: (compiled, exclude) pairs; an excluding interest's hits mean "not
-        this paper" for its subscribers (exclusion-only interests and negated rows)."""
+        this paper" for its subscribers (exclusion-only interests and negated rows).
+
+        Built in one pass with a few list appends per clause: the job rebuilds it whenever an
+        interest (or an acronym the window defines) changes, from compiled interests cached
+        by text, so building must cost far less than matching."""
         self._ids: dict[Term, int] = {}
+        # Compiled interests share their term objects: looked up by identity, a term is
+        # hashed (a walk of its nested fields) once per build instead of once per clause.
+        self._by_object: dict[int, int] = {}
         self._acronyms = acronyms or {}
         self._long_forms = by_long_form(self._acronyms)
         self._expanded: dict[TextTerm, TextTerm] = {}
         self.excluding = [exclude or c.exclusion_only for c, exclude in interests]
-        self.clauses: list[ClauseIds] = []
-        for number, (compiled, _) in enumerate(interests):
-            for clause in clauses_of(compiled):
-                self.clauses.append(self._clause(number, clause))
+        self._excluding = np.array(self.excluding, dtype=bool)
+        self._build(interests)
         self.index = TermIndex(list(self._ids))
         self.descriptions = [
             (term_id, term, tuple(self._ids[w] for w in term.words))
             for term_id, term in self.index.description_terms()
         ]
-        self._split()
+
+    def _build(self, interests: Sequence[tuple[CompiledInterest, bool]]) -> None:
+        """Clauses with one required term (most interests, with or without exclusions) go to
+        postings matched with array operations, numbered in order; the rest (``complex``) are
+        anchored on their rarest term and checked one by one."""
+        terms: list[int] = []  # per simple clause: its term, its kind, its interest
+        kinds: list[int] = []
+        owners: list[int] = []
+        excluded: list[tuple[int, list[int]]] = []  # (simple clause, excluded terms)
+        self.complex: list[ClauseIds] = []
+        term_of, kind_of = self._term, _kind
+        for number, (compiled, _) in enumerate(interests):
+            for clause in clauses_of(compiled):
+                required = clause.terms
+                if len(required) != 1 or len(clause.excluded) > MAX_EXCLUDED:
+                    if required:
+                        self.complex.append(self._clause(number, clause))
+                    continue
+                if clause.excluded:
+                    excluded.append((len(terms), [term_of(t) for t in clause.excluded]))
+                terms.append(term_of(required[0]))
+                kinds.append(kind_of(required[0]))
+                owners.append(number)
+        term, kind = np.array(terms, I64), np.array(kinds, I64)
+        self.simple_text = _postings(term, kind == _TEXT, len(self._ids))
+        self.simple_descriptions = _postings(term, kind == _DESCRIPTION, len(self._ids))
+        self.simple_filters = _postings(term, kind == _FILTER, len(self._ids))
+        width = max((len(ids) for _, ids in excluded), default=1)
+        self._excluded = np.full((len(terms), width), -1, dtype=I64)
+        for number, ids in excluded:
+            self._excluded[number, : len(ids)] = ids
+        self._interest_of = np.array(owners, I64)
 
     def _term(self, term: Term) -> int:
+        found = self._by_object.get(id(term))
+        if found is not None:
+            return found
+        given = term
         if isinstance(term, DescriptionTerm):
             for word in term.words:
                 self._ids.setdefault(word, len(self._ids))
         elif isinstance(term, TextTerm):
             term = self._expand(term)
-        return self._ids.setdefault(term, len(self._ids))
+        found = self._by_object[id(given)] = self._ids.setdefault(term, len(self._ids))
+        return found
 
     def _expand(self, term: TextTerm) -> TextTerm:
         found = self._expanded.get(term)
@@ -70,47 +114,25 @@ class Percolator:
         return found
 
     def _clause(self, number: int, clause: Clause) -> ClauseIds:
-        terms = tuple(self._term(t) for t in clause.terms)
-        kinds = {self._term(t): t for t in clause.terms}
+        terms = tuple([self._term(t) for t in clause.terms])
+        pairs = list(zip(terms, clause.terms, strict=True))
         return ClauseIds(
             number,
             terms,
-            tuple(self._term(t) for t in clause.excluded),
-            tuple(i for i in terms if isinstance(kinds[i], TextTerm)),
-            tuple(i for i in terms if isinstance(kinds[i], DescriptionTerm)),
-            tuple(i for i in terms if isinstance(kinds[i], CategoryTerm | AuthorTerm)),
+            tuple([self._term(t) for t in clause.excluded]),
+            tuple([i for i, t in pairs if isinstance(t, TextTerm)]),
+            tuple([i for i, t in pairs if isinstance(t, DescriptionTerm)]),
+            tuple([i for i, t in pairs if isinstance(t, CategoryTerm | AuthorTerm)]),
         )
-
-    def _split(self) -> None:
-        """Clauses with one required term (most interests, with or without exclusions) go to
-        postings matched with array operations; the rest are anchored on their rarest term
-        and checked one by one."""
-        pairs: dict[str, list[tuple[int, int]]] = {"text": [], "description": [], "filter": []}
-        self.complex: list[int] = []
-        excluded = np.full((len(self.clauses), MAX_EXCLUDED), -1, dtype=I64)
-        for number, clause in enumerate(self.clauses):
-            if not clause.terms:
-                continue
-            if len(clause.terms) == 1 and len(clause.excluded) <= MAX_EXCLUDED:
-                kind = "text" if clause.text else "description" if clause.descriptions else "filter"
-                pairs[kind].append((clause.terms[0], number))
-                excluded[number, : len(clause.excluded)] = clause.excluded
-            else:
-                self.complex.append(number)
-        self.simple_text = Postings.of(pairs["text"], len(self._ids))
-        self.simple_descriptions = Postings.of(pairs["description"], len(self._ids))
-        self.simple_filters = Postings.of(pairs["filter"], len(self._ids))
-        self._excluded = excluded[:, : max(1, int((excluded >= 0).sum(axis=1).max(initial=0)))]
-        self._interest_of = np.array([c.interest for c in self.clauses], dtype=I64)
 
     def scan(self, papers: Sequence[PaperDoc]) -> list[DocHits]:
         return [self.index.scan(paper) for paper in papers]
 
     def anchors(self, stats: CorpusStats) -> dict[int, list[int]]:
-        """Complex clauses by the term each is anchored on: its rarest term, or a description."""
+        """Complex clauses (by position) by the term each is anchored on: its rarest term, or
+        a description."""
         by_term: dict[int, list[int]] = defaultdict(list)
-        for number in self.complex:
-            clause = self.clauses[number]
+        for number, clause in enumerate(self.complex):
             lexical = [t for t in clause.terms if t not in clause.descriptions]
             anchor = min(lexical, key=lambda t: stats.df.get(t, 0)) if lexical else clause.terms[0]
             by_term[anchor].append(number)
@@ -136,9 +158,8 @@ class Percolator:
         parts = [self._allowed(part, present) for part in simple]
         parts.append(self._complex(docs, stats, found, descriptions, config, reasons))
         hits = best_per_pair(concat(parts, reasons), len(docs), OTHER_CLAUSE_BONUS)
-        excluding = np.array(self.excluding, dtype=bool)
         return hits.take(
-            np.flatnonzero((hits.score >= config.threshold) | excluding[hits.interest])
+            np.flatnonzero((hits.score >= config.threshold) | self._excluding[hits.interest])
         )
 
     def _allowed(self, hits: Hits, present: np.ndarray) -> Hits:
@@ -156,16 +177,19 @@ class Percolator:
         """One-word (or one-phrase) interests: score = the term's strength in the paper."""
         postings = self.simple_text
         useful = np.flatnonzero(postings.indptr[found.term + 1] > postings.indptr[found.term])
-        rows, interests = postings.expand(found.term[useful])
-        rows = useful[rows]
-        keys = found.term[rows] * 2 + (~found.in_title[rows])
+        # One reason per (term, field), numbered over the occurrences before they are fanned
+        # out to the interests (far fewer rows to sort).
+        keys = found.term[useful] * 2 + (~found.in_title[useful])
         unique, inverse = np.unique(keys, return_inverse=True)
         base = len(reasons)
         for key in unique.tolist():
             term = self.index.terms[key // 2]
             assert isinstance(term, TextTerm)
             reasons.append((f"“{term.label}” in {'abstract' if key % 2 else 'title'}",))
-        return Hits(interests, found.paper[rows], found.strength[rows], inverse.astype(I64) + base)
+        occurrence, interests = postings.expand(found.term[useful])
+        rows = useful[occurrence]
+        why = inverse.reshape(-1).astype(I64)[occurrence] + base
+        return Hits(interests, found.paper[rows], found.strength[rows], why)
 
     def _simple_filters(
         self, docs: Sequence[DocHits], config: MatchConfig, reasons: list[tuple[str, ...]]
@@ -231,7 +255,7 @@ class Percolator:
                 doc.hits.keys() | doc.categories.keys() | doc.authors.keys() | described.keys()
             )
             for number in {c for term in present for c in anchors.get(term, ())}:
-                clause = self.clauses[number]
+                clause = self.complex[number]
                 if not present.issuperset(clause.terms) or not present.isdisjoint(clause.excluded):
                     continue
                 score, why = score_clause(clause, doc, strengths[paper], described, context)
@@ -258,4 +282,23 @@ def _present(
         for term_id in (*doc.categories, *doc.authors)
     ]
     keys = [found.paper * terms + found.term, described.paper * terms + described.term]
-    return np.unique(np.concatenate([*keys, np.array(filters, dtype=I64)]))
+    every = np.sort(np.concatenate([*keys, np.array(filters, dtype=I64)]))
+    # Not np.unique: without return_inverse, numpy 2.4 takes a hash path that is many times
+    # slower than a sort on millions of integers.
+    return every[np.r_[True, every[1:] != every[:-1]]] if len(every) else every
+
+
+def _kind(term: Term) -> int:
+    if isinstance(term, TextTerm):
+        return _TEXT
+    return _DESCRIPTION if isinstance(term, DescriptionTerm) else _FILTER
+
+
+def _postings(terms: np.ndarray, chosen: np.ndarray, keys: int) -> Postings:
+    """term -> the simple clauses (numbered in order) of one kind that require it."""
+    clauses = np.flatnonzero(chosen)
+    by_term = terms[clauses]
+    order = np.argsort(by_term, kind="stable")
+    indptr = np.zeros(keys + 1, dtype=I64)
+    indptr[1:] = np.cumsum(np.bincount(by_term, minlength=keys))
+    return Postings(indptr, clauses[order].astype(I64))

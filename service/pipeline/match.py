@@ -35,6 +35,7 @@ from service.store.models import Paper
 from service.store.sql import dialect_name
 
 log = logging.getLogger(__name__)
+Written = tuple[np.ndarray, list[int]]  # subscribers (any order, repeated) and paper ids
 _LOCK = 0x7061_7065_726D  # "paperm": one match job at a time on PostgreSQL
 _EMBED_BATCH = 64
 
@@ -81,7 +82,13 @@ def match_new_papers(
         if not _lock(session):
             report.skipped = True
             return report
-        _match(session, report, config, now, since, horizon, encoder)
+        written = _match(session, report, config, now, since, horizon, encoder)
+    if written:
+        started = time.perf_counter()
+        with transaction(factory) as session:
+            for subscribers, papers in written:
+                matching.drop_orphans(session, subscribers, papers)
+        report.phases["orphans"] = round(time.perf_counter() - started, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     MATCHES_WRITTEN.inc(report.matches)
     return report
@@ -95,11 +102,13 @@ def _match(
     since: dt.datetime,
     horizon: dt.datetime | None,
     encoder: Encoder | None,
-) -> None:
+) -> list[Written]:
+    """The run, in the job's transaction; returns what it wrote, for ``drop_orphans``."""
     pending = matching.pending_versions(session)
     backfill = matching.backfill_subscribers(session)
+    written: list[Written] = []
     if not pending and not backfill:
-        return
+        return written
     window = matching.paper_docs(
         session, matching.in_window(since, horizon), Paper.id.in_(list(pending))
     )
@@ -126,6 +135,7 @@ def _match(
         started = time.perf_counter()
         table = found.table.without(backfill)  # the backfill below writes theirs
         report.matches += matching.replace_matches(session, table, targets, now)
+        written.append((table.subscribers, [p.id for p in targets]))
         report.phases["write"] = round(time.perf_counter() - started, 3)
     if backfill:
         if encoder is not None and vectors is None:
@@ -133,9 +143,11 @@ def _match(
                 session, descriptions_of(matching.description_values(session))
             )
         report.matches += _backfill(session, backfill, window, config, now, encoder, vectors)
+        written.append((np.array(backfill, dtype=np.int64), [p.id for p in window]))
         report.backfilled = len(backfill)
     matching.clear_pending(session, pending)
     matching.finish_backfill(session, backfill)
+    return written
 
 
 def _backfill(

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.config import Settings
 from service.observability.metrics import ROWS_PRUNED
@@ -44,8 +44,9 @@ class RetentionReport:
 class Rule:
     table: str
     days: Callable[[Settings], int]
-    key: InstrumentedAttribute[int]
+    key: InstrumentedAttribute[int]  # rows go in chunks of distinct keys
     condition: Callable[[dt.datetime], ColumnElement[bool]]
+    chunk: int = CHUNK
 
 
 RULES = (
@@ -64,7 +65,14 @@ RULES = (
             Event.created_at < h, Event.consent.is_(False), Event.kind.not_in(CONSENT_KINDS)
         ),
     ),
-    Rule("matches", lambda s: s.retention_matches_days, Match.id, lambda h: Match.created_at < h),
+    # By paper: a chunk of papers is up to a row per subscriber each.
+    Rule(
+        "matches",
+        lambda s: s.retention_matches_days,
+        Match.paper_id,
+        lambda h: Match.created_at < h,
+        chunk=50,
+    ),
     Rule("papers", lambda s: s.retention_papers_days, Paper.id, lambda h: _paper_is_older(h)),
 )
 
@@ -109,22 +117,36 @@ def prune(
 
 def _delete_in_chunks(factory: Factory, rule: Rule, where: ColumnElement[bool]) -> int:
     total = 0
-    model = rule.key.class_
-    page: Select[tuple[int]] = select(rule.key).where(where).order_by(rule.key).limit(CHUNK)
+    page: Select[tuple[int]] = (
+        select(rule.key).where(where).distinct().order_by(rule.key).limit(rule.chunk)
+    )
     while True:
         with transaction(factory) as session:
             ids = list(session.scalars(page))
             if ids:
-                # Count what this run deleted, not what it selected: a concurrent prune may
-                # have deleted some of the same rows first.
-                result = session.execute(
-                    delete(model)
-                    .where(rule.key.in_(ids))
-                    .execution_options(synchronize_session=False)
-                )
-                total += max(result.rowcount, 0)  # type: ignore[attr-defined]
-        if len(ids) < CHUNK:
+                total += _delete(session, rule, ids, where)
+        if len(ids) < rule.chunk:
             return total
+
+
+def _delete(session: Session, rule: Rule, ids: list[int], where: ColumnElement[bool]) -> int:
+    """Delete a chunk, counting what this run deleted, not what it selected: a concurrent
+    prune may have deleted some of the same rows first."""
+    statement = (
+        delete(rule.key.class_)
+        .where(rule.key.in_(ids), where)
+        .execution_options(synchronize_session=False)
+    )
+    if rule.key.class_ is not Paper:
+        return max(int(session.execute(statement).rowcount), 0)  # type: ignore[attr-defined]
+    gone = list(session.scalars(statement.returning(Paper.id)))
+    if gone:  # matches have no foreign key to cascade from their paper
+        session.execute(
+            delete(Match)
+            .where(Match.paper_id.in_(gone))
+            .execution_options(synchronize_session=False)
+        )
+    return len(gone)
 
 
 def retire_stale_papers(factory: Factory, settings: Settings, now: dt.datetime) -> int:

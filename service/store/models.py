@@ -225,19 +225,36 @@ class TextVector(Base):
 
 
 class Match(Base):
+    """A paper matched to a subscriber: derived data, millions of rows written per run by COPY.
+
+    Keyed by (subscriber, paper), the order digests read them in. No foreign keys to subscribers
+    and papers (checking them cost more than writing the rows): erasing a subscriber and pruning
+    papers delete their matches explicitly. Papers are looked up by a BRIN index (rows are
+    written a run at a time, so paper ids follow the table's order), taken matches by a partial
+    index that new rows never enter.
+    """
+
     __tablename__ = "matches"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     score: Mapped[float] = mapped_column(Float)
     reasons: Mapped[json_list]
     delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True, index=True
+        ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[utc] = mapped_column(default=utcnow)
 
-    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id"),)
+    __table_args__ = (
+        Index("ix_matches_paper_id", "paper_id", postgresql_using="brin"),
+        Index("ix_matches_created_at", "created_at", postgresql_using="brin"),
+        Index(
+            "ix_matches_delivery_id",
+            "delivery_id",
+            postgresql_where=text("delivery_id IS NOT NULL"),
+            sqlite_where=text("delivery_id IS NOT NULL"),
+        ),
+    )
 
 
 class Delivery(Base):

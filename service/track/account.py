@@ -198,7 +198,7 @@ def export_data(
             for s in _rows(session, SentPaper, SentPaper.subscriber_id == sid)
         ],
         "papers_matched": session.scalar(
-            select(func.count(Match.id)).where(Match.subscriber_id == sid)
+            select(func.count()).select_from(Match).where(Match.subscriber_id == sid)
         ),
     }
 

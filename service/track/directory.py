@@ -267,7 +267,7 @@ def stats(session: Session, now: dt.datetime) -> dict[str, Any]:
         "interests": session.scalar(select(func.count(Interest.id))) or 0,
         "suppressions": grouped(Suppression.reason),
         "papers": session.scalar(select(func.count(Paper.id))) or 0,
-        "matches": session.scalar(select(func.count(Match.id))) or 0,
+        "matches": session.scalar(select(func.count()).select_from(Match)) or 0,
         "deliveries": grouped(Delivery.status),
         "deliveries_last_24h": grouped(Delivery.kind, Delivery.created_at >= day_ago),
         "events_last_24h": grouped(Event.kind, Event.created_at >= day_ago),

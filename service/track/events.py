@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from service.match.query import parse_interest
@@ -16,6 +16,7 @@ from service.store.models import (
     Frequency,
     Interest,
     InterestKind,
+    Match,
     Subscriber,
     SubscriberStatus,
     Suppression,
@@ -167,6 +168,8 @@ def erase_subscriber(
         .values(email=None)
     )
     record_event(session, "erase", source, now, None, {"subscriber_id": subscriber.id}, ip=ip)
+    # Matches carry no foreign key (they are bulk-written): they go explicitly.
+    session.execute(delete(Match).where(Match.subscriber_id == subscriber.id))
     session.delete(subscriber)
     session.flush()
 

@@ -51,7 +51,7 @@ def matched(factory: Factory, subscriber: int) -> dict[str, list[str]]:
     with factory() as session:
         rows = session.execute(
             select(Paper.arxiv_id, Match.reasons)
-            .join(Match)
+            .join(Match, Match.paper_id == Paper.id)
             .where(Match.subscriber_id == subscriber)
         )
         return {a: r for a, r in rows}
