@@ -1,9 +1,19 @@
 """Signed, purpose-scoped tokens (itsdangerous). They carry an opaque subscriber id and the
 subscriber's token secret, never an email address, and verify under every configured key so a
-secret rotation does not break old links."""
+secret rotation does not break old links.
+
+Unsubscribe links never expire and sit in the ``List-Unsubscribe`` header, which should not be
+folded inside a URL (RELIABILITY.md U14), so their token is compact: 22 characters, the
+subscriber id and an HMAC-SHA256 (truncated to 88 bits) of it and the subscriber's whole token
+secret. It is checked against the subscriber's secret (``compact_matches``); the longer
+itsdangerous form that earlier mails carry keeps working."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 from enum import StrEnum
 from functools import lru_cache
 
@@ -34,8 +44,38 @@ def make_token(
     keys: list[str], purpose: Purpose, subscriber_id: int, secret: str, nonce: str | None = None
 ) -> str:
     """``nonce`` names one request (a confirm link), so the link can be used once."""
+    if purpose is Purpose.unsubscribe and nonce is None:
+        raw = subscriber_id.to_bytes(_ID_BYTES, "big") + _mac(keys[0], subscriber_id, secret)
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     payload: list[int | str] = [subscriber_id, secret[:8], *([nonce] if nonce else [])]
     return _serializer(tuple(keys), purpose).dumps(payload)
+
+
+_ID_BYTES, _MAC_BYTES = 5, 11  # 16 bytes: 22 characters of base64url
+COMPACT_LENGTH = 22
+
+
+def _mac(key: str, subscriber_id: int, secret: str) -> bytes:
+    message = f"paperpost/unsubscribe/{subscriber_id}/{secret}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def read_compact(purpose: Purpose, token: str) -> tuple[int, bytes] | None:
+    """(subscriber id, MAC) of a compact unsubscribe token; None for any other token."""
+    if purpose is not Purpose.unsubscribe or len(token) != COMPACT_LENGTH:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "==")
+    except (ValueError, binascii.Error):
+        return None
+    if len(raw) != _ID_BYTES + _MAC_BYTES:
+        return None
+    return int.from_bytes(raw[:_ID_BYTES], "big"), raw[_ID_BYTES:]
+
+
+def compact_matches(keys: list[str], subscriber_id: int, secret: str, mac: bytes) -> bool:
+    """Whether a compact token's MAC was made by one of ``keys`` for this subscriber's secret."""
+    return any(hmac.compare_digest(_mac(key, subscriber_id, secret), mac) for key in keys)
 
 
 @lru_cache(maxsize=64)

@@ -116,6 +116,10 @@ def test_preference_and_account_links_expire(
 
 def forge(token_text: str) -> str:
     """Change the payload (another subscriber id), keep the signature: a forgery."""
+    if "." not in token_text:  # a compact unsubscribe token: five bytes of id, then the MAC
+        raw = base64.urlsafe_b64decode(token_text + "==")
+        other = (int.from_bytes(raw[:5], "big") + 1).to_bytes(5, "big")
+        return base64.urlsafe_b64encode(other + raw[5:]).rstrip(b"=").decode()
     payload, _, rest = token_text.partition(".")
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     data[0] += 1
@@ -322,3 +326,30 @@ def test_unsubscribe_of_an_erased_subscriber_is_a_plain_200(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 200 and "no subscription" in response.text.lower()
+
+
+def test_unsubscribe_tokens_are_compact_and_old_long_ones_still_work(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """U14: a 22-character token keeps each List-Unsubscribe part short; mail sent before
+    carries the longer signed form, which keeps working (U13)."""
+    from itsdangerous import URLSafeSerializer
+
+    sid = subscriber(factory)
+    compact = token(factory, settings, Purpose.unsubscribe, sid)
+    assert len(compact) == 22 and "." not in compact
+    with factory() as session:
+        row = session.get(Subscriber, sid)
+        assert row is not None
+        old = URLSafeSerializer(settings.secret_keys(), salt="unsubscribe").dumps(
+            [sid, row.token_secret[:8]]
+        )
+    assert len(old) > 22
+    for form in (compact, old):
+        page = client.get(f"/unsubscribe/{form}")
+        assert page.status_code == 200 and "not valid" not in page.text
+    assert (
+        client.post(f"/unsubscribe/{compact}", data={"List-Unsubscribe": "One-Click"}).status_code
+        == 200
+    )
+    assert status_of(factory, sid) == SubscriberStatus.unsubscribed
