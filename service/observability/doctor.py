@@ -23,6 +23,7 @@ from service.config import Env, Settings, SmtpTls
 from service.observability import dnscheck
 from service.observability.dnscheck import Finding
 from service.observability.health import expected_heads
+from service.send.pool import relay_tls_context
 
 Factory = sessionmaker[Session]
 
@@ -185,7 +186,7 @@ async def _smtp_login(settings: Settings) -> str:
         timeout=min(settings.smtp_timeout, 10),
         use_tls=tls is SmtpTls.implicit,
         start_tls=tls is SmtpTls.starttls,
-        tls_context=ssl.create_default_context() if tls is not SmtpTls.none else None,
+        tls_context=relay_tls_context(settings) if tls is not SmtpTls.none else None,
     )
     await client.connect()
     try:
