@@ -11,8 +11,13 @@ due. Measured:
 - digests/s end to end: from the start of ``plan_editions`` to the commit of the last ``sent``
   (DKIM off), and the send stage alone (first to last ``sent``);
 - peak memory (VmHWM) of every process, and the workers' resident memory at 25/50/100 %;
+- the CPU the two pool processes spent per digest;
 - ceilings: ``smtp-source`` into the same sink (1 and 16 connections), and aiosmtplib alone in
-  two processes sending pre-built digests over one reused connection each;
+  two processes sending pre-built digests over one reused connection each, and over as many
+  connections as the worker's pool;
+- the send stage alone: two processes sending the same pre-built digest through paperpost's
+  pooled ``SmtpMailer``, each ``sent`` committed through the group commit (rows of the run),
+  against aiosmtplib alone on as many connections;
 - DKIM: the cost of signing one digest (dkimpy, 2048-bit), per message.
 """
 
@@ -128,6 +133,15 @@ def vm(pid: int, field: str) -> int:
     return int(found.group(1)) // 1024 if found else 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pool_pids(pid: int) -> list[int]:
     out = []
     for entry in Path("/proc").iterdir():
@@ -161,6 +175,8 @@ def end_to_end(
 
     app = create_app(settings)
     time.sleep(6)  # the worker is up and idle before the clock starts
+    pool = pool_pids(worker.pid)
+    cpu_before = sum(cpu_seconds(p) for p in pool)
     started = time.perf_counter()
     with app.connection_for_write() as conn:
 
@@ -183,6 +199,7 @@ def end_to_end(
             break
         time.sleep(0.2)
     total_s = time.perf_counter() - started
+    pool_cpu = sum(cpu_seconds(p) for p in pool) - cpu_before
     with factory() as session:
         first, last = session.execute(select(func.min(Delivery.sent_at),
                                              func.max(Delivery.sent_at))).one()  # fmt: skip
@@ -195,6 +212,7 @@ def end_to_end(
     return {"digests": len(planned), "plan_s": round(plan_s, 1), "total_s": round(total_s, 1),
             "digests_per_s": round(len(planned) / total_s, 1),
             "send_stage_per_s": round(len(planned) / send_s, 1) if send_s else None,
+            "pool_cpu_ms_per_digest": round(pool_cpu / len(planned) * 1000, 2),
             "peak_mib": peaks, "pool_rss_mib": rss}  # fmt: skip
 
 
