@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from service.match.engine import match_papers
+from service.match.preview import describes
 from service.match.related import phrase_of
 from service.match.score import MatchConfig
 from service.match.semantic import pack, paper_text
@@ -107,3 +108,18 @@ def test_nothing_is_related_without_stored_vectors() -> None:
 )
 def test_which_interests_are_phrases(value: str, phrase: str | None) -> None:
     assert phrase_of(value) == phrase
+
+
+@pytest.mark.parametrize(
+    ("interests", "expected"),
+    [
+        (["infinite width"], False),  # stored vectors only: a keyword preview never embeds
+        (["mamba", "cat:cs.CV"], False),
+        (['about:"infinite width"'], True),
+        (["mamba", "theory of very wide neural networks"], True),
+    ],
+)
+def test_the_preview_loads_the_encoder_for_descriptions_only(
+    interests: list[str], expected: bool
+) -> None:
+    assert describes(interests) is expected
