@@ -37,7 +37,11 @@ from service.store.models import (
 
 log = logging.getLogger("paperpost.deliver")
 Checkpoint = Callable[[str], None]  # C1 after the claim, C2 after the 250, C3 after the commit
-CLAIM_WINDOW = 32  # rows claimed and rendered together, just before they are sent
+# Rows claimed and rendered together, just before they are sent. SQLite has one writer: its
+# claim transaction holds the database while the window renders, and every `sent` waits for
+# it, so its windows stay small.
+CLAIM_WINDOW = 32
+CLAIM_WINDOW_SQLITE = 8
 
 SEEN_PAPERS = 20_000  # paper cards a worker process keeps between batches
 _SEEN: dict[int, tuple[dt.datetime, PaperCard]] = {}  # paper id: (version, card)
@@ -117,7 +121,8 @@ async def _run(batch: _Batch, ids: Sequence[int]) -> None:
     ahead of the senders."""
     settings = batch.settings
     deadline = time.monotonic() + settings.batch_deadline_seconds
-    window = max(CLAIM_WINDOW, settings.smtp_pool_size)
+    grouped = batch.recorder is not None and batch.recorder.grouped
+    window = max(CLAIM_WINDOW if grouped else CLAIM_WINDOW_SQLITE, settings.smtp_pool_size)
     queue: asyncio.Queue[Prepared | None] = asyncio.Queue(maxsize=window)
     held: list[Prepared] = []
     senders = [
