@@ -50,7 +50,7 @@ class Rule:
 
 
 RULES = (
-    # Deliveries first: matches and events point at them (ON DELETE SET NULL).
+    # Deliveries first: events point at them (ON DELETE SET NULL).
     Rule(
         "deliveries",
         lambda s: s.retention_deliveries_days,

@@ -10,7 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from service.match.combine import Holders, MatchTable
@@ -139,50 +150,68 @@ def subscriptions(session: Session, subscriber_ids: Iterable[int] | None = None)
 
 
 _GROUPED = """
-SELECT i.value, i.negated, array_send(array_agg(i.subscriber_id)),
-       array_send(array_agg(coalesce(i.weight, 1.0))), array_send(array_agg(s.max_papers))
-FROM interests i JOIN subscribers s ON s.id = i.subscriber_id
-WHERE s.status = 'active' {only}
-GROUP BY i.value, i.negated
+SELECT value, negated, substr(array_send(array_agg(subscriber_id)), 21),
+       substr(array_send(array_agg(coalesce(weight, 1.0))), 21)
+FROM interests {only}
+GROUP BY value, negated
+ORDER BY value COLLATE "C", negated
+"""
+_ACTIVE = """
+SELECT substr(array_send(array_agg(id)), 21),
+       substr(array_send(array_agg(coalesce(max_papers, 0))), 21)
+FROM subscribers WHERE status = 'active' {only}
 """
 
 
 def _grouped_subscriptions(session: Session, subscriber_ids: Iterable[int] | None) -> Subscriptions:
     """PostgreSQL groups the millions of interest rows itself and sends each distinct interest
-    once, its holders as binary arrays read straight into numpy (no Python object per row)."""
-    only = "" if subscriber_ids is None else "AND i.subscriber_id = ANY(%s)"
+    once, in text (code point) order, its holders as binary arrays read straight into numpy;
+    holders who are not active are dropped here rather than by a join there."""
     cursor = session.connection().connection.cursor(binary=True)
-    params = None if subscriber_ids is None else ([int(i) for i in subscriber_ids],)
-    cursor.execute(_GROUPED.format(only=only), params)
-    rows = sorted(cursor.fetchall(), key=lambda row: (row[0], row[1]))
+    ids = None if subscriber_ids is None else [int(i) for i in subscriber_ids]
+    params = None if ids is None else [ids]
+    cursor.execute(_ACTIVE.format(only="" if ids is None else "AND id = ANY(%s)"), params)
+    found: tuple[bytes | None, bytes | None] = cursor.fetchone() or (None, None)
+    active, most = found
+    if active is None or most is None:
+        return Subscriptions([], [], Holders.of([]), np.zeros(1, dtype=np.int64))
+    people, sizes = _int_arrays([active]), _int_arrays([most])
+    limits = np.zeros(int(people.max()) + 1, dtype=np.int64)
+    limits[people] = sizes
+    where = "" if ids is None else "WHERE subscriber_id = ANY(%s)"
+    cursor.execute(_GROUPED.format(only=where), params)
+    rows = cursor.fetchall()
     subs = _int_arrays([r[2] for r in rows])
     weights = _float_arrays([r[3] for r in rows])
-    limits = _int_arrays([r[4] for r in rows])
-    counts = np.array([(len(r[2]) - _ARRAY_HEADER) // 8 for r in rows], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    order = np.lexsort((subs, np.repeat(np.arange(len(rows)), counts)))  # holders by id
-    subs, weights, limits = subs[order], weights[order], limits[order]
-    by_id = np.zeros(int(subs.max(initial=0)) + 1, dtype=np.int64)
-    by_id[subs] = limits
+    group = np.repeat(np.arange(len(rows)), [len(r[2]) // 8 for r in rows])
+    is_active = np.zeros(max(len(limits), int(subs.max(initial=0)) + 1), dtype=bool)
+    is_active[people] = True
+    kept = np.flatnonzero(is_active[subs])
+    order = kept[np.lexsort((subs[kept], group[kept]))]  # by interest, holders by id
+    counts = np.bincount(group[order], minlength=len(rows))
+    held = np.flatnonzero(counts)  # interests with an active holder
+    indptr = np.concatenate([[0], np.cumsum(counts[held])]).astype(np.int64)
     return Subscriptions(
-        [r[0] for r in rows], [bool(r[1]) for r in rows], Holders(indptr, subs, weights), by_id
+        [rows[i][0] for i in held.tolist()],
+        [bool(rows[i][1]) for i in held.tolist()],
+        Holders(indptr, subs[order], weights[order]),
+        limits,
     )
 
 
-_ARRAY_HEADER = 20  # array_send of a one-dimensional array: 5 int32, then (length, value)s
+# The arrays come as array_send output less its 20-byte header (substr(..., 21)): each
+# element its length (int32) then its value, big-endian.
 
 
 def _int_arrays(blobs: Sequence[bytes]) -> np.ndarray:
-    """The int4 elements of many array_send values, concatenated."""
-    pairs = np.frombuffer(b"".join(b[_ARRAY_HEADER:] for b in blobs), dtype=">i4")
-    return pairs[1::2].astype(np.int64)
+    """The int4 elements of many headless array_send values, concatenated."""
+    return np.frombuffer(b"".join(blobs), dtype=">i4")[1::2].astype(np.int64)
 
 
 def _float_arrays(blobs: Sequence[bytes]) -> np.ndarray:
-    """The float8 elements of many array_send values, concatenated."""
+    """The float8 elements of many headless array_send values, concatenated."""
     element = np.dtype([("length", ">i4"), ("value", ">f8")])
-    joined = b"".join(b[_ARRAY_HEADER:] for b in blobs)
-    return np.frombuffer(joined, dtype=element)["value"].astype(np.float64)
+    return np.frombuffer(b"".join(blobs), dtype=element)["value"].astype(np.float64)
 
 
 def backfill_subscribers(session: Session) -> list[int]:
@@ -269,51 +298,89 @@ def replace_matches(
     subscriber_ids: Sequence[int] | None = None,
 ) -> int:
     """Write the run's matches. Undelivered matches of these papers (and, for a backfill, of
-    these subscribers) are replaced; matches already in a digest are kept as they are."""
+    these subscribers) are replaced; matches already in a digest are kept as they are.
+
+    On PostgreSQL a large run is written by two connections at once, each replacing the rows
+    of half the subscribers: writing is the server's work, one backend per core. The second
+    half commits on its own just before the job does; should the job then fail, its papers
+    stay pending and the next run replaces both halves again."""
     paper_ids = [p.id for p in papers]
-    held = _clear_undelivered(session, paper_ids, subscriber_ids)
-    if not len(table):
+    rows = np.arange(len(table))
+    if subscriber_ids is not None:
+        return _replace(session, table, paper_ids, now, rows, [_among(subscriber_ids)])
+    engine = session.get_bind()
+    if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+        return _replace(session, table, paper_ids, now, rows, [])
+    if len(table) < _SHARED_ROWS:
+        return _replace(session, table, paper_ids, now, rows, [])
+    middle = int(np.median(table.subscribers))
+    lower, upper = rows[table.subscribers < middle], rows[table.subscribers >= middle]
+    # Exits in reverse: the helper is waited for, then its transaction ends (rolled back if
+    # either half failed).
+    with Session(engine) as other, other.begin(), ThreadPoolExecutor(1) as helper:
+        done = helper.submit(
+            _replace, other, table, paper_ids, now, upper, [Match.subscriber_id >= middle]
+        )
+        written = _replace(session, table, paper_ids, now, lower, [Match.subscriber_id < middle])
+        return written + done.result()
+
+
+_SHARED_ROWS = 500_000  # below this, a second connection costs more than it saves
+
+
+def _among(subscriber_ids: Sequence[int]) -> ColumnElement[bool]:
+    return Match.subscriber_id.in_(subscriber_ids)
+
+
+def _replace(
+    session: Session,
+    table: MatchTable,
+    paper_ids: Sequence[int],
+    now: dt.datetime,
+    rows: np.ndarray,
+    scope: Sequence[ColumnElement[bool]],
+) -> int:
+    """Replace the undelivered matches of these papers within ``scope`` by ``rows`` of the
+    table (those a digest holds are left as they are)."""
+    held = _clear_undelivered(session, paper_ids, scope)
+    if not len(rows):
         return 0
-    ids = np.array(paper_ids, dtype=np.int64)[table.papers]
-    keys = table.subscribers * (1 << 32) + ids
-    rows = np.flatnonzero(~np.isin(keys, held)) if len(held) else np.arange(len(table))
-    rows = rows[np.argsort(keys[rows], kind="stable")]  # key order: appends to the index
+    ids = np.array(paper_ids, dtype=np.int64)[table.papers[rows]]
+    keys = table.subscribers[rows] * (1 << 32) + ids
+    order = np.flatnonzero(~np.isin(keys, held)) if len(held) else np.arange(len(rows))
+    order = order[np.argsort(keys[order], kind="stable")]  # key order: appends to the index
     reasons = [json.dumps(list(r), ensure_ascii=False) for r in table.reasons]
+    chosen = MatchTable(
+        table.subscribers[rows], ids, table.scores[rows], table.reason_ids[rows], table.reasons
+    )
     if dialect_name(session) == "postgresql":
-        return _copy_matches(session, table, ids, rows, reasons, now)
-    return _insert_matches(session, table, ids, rows, reasons, now)
+        return _copy_matches(session, chosen, order, reasons, now)
+    return _insert_matches(session, chosen, order, reasons, now)
 
 
 def _clear_undelivered(
-    session: Session, paper_ids: Sequence[int], subscriber_ids: Sequence[int] | None
+    session: Session, paper_ids: Sequence[int], scope: Sequence[ColumnElement[bool]]
 ) -> np.ndarray:
-    """Delete the undelivered matches in scope; the keys (subscriber << 32 | paper) of the
-    delivered ones, which a digest holds and the run must not write again."""
+    """Delete the undelivered matches of these papers in scope; the keys (subscriber << 32 |
+    paper) of the delivered ones, which a digest holds and the run must not write again."""
     held: list[int] = []
     for start in range(0, len(paper_ids), 1_000):
-        chunk = paper_ids[start : start + 1_000]
-        scope = [Match.paper_id.in_(chunk)]
-        if subscriber_ids is not None:
-            scope.append(Match.subscriber_id.in_(subscriber_ids))
-        session.execute(delete(Match).where(*scope, Match.delivery_id.is_(None)))
-        rows = session.execute(select(Match.subscriber_id, Match.paper_id).where(*scope))
+        where = [Match.paper_id.in_(paper_ids[start : start + 1_000]), *scope]
+        session.execute(delete(Match).where(*where, Match.delivery_id.is_(None)))
+        rows = session.execute(select(Match.subscriber_id, Match.paper_id).where(*where))
         held.extend(s * (1 << 32) + p for s, p in rows)
     return np.array(held, dtype=np.int64)
 
 
 def _insert_matches(
-    session: Session,
-    table: MatchTable,
-    ids: np.ndarray,
-    rows: np.ndarray,
-    reasons: list[str],
-    now: dt.datetime,
+    session: Session, table: MatchTable, rows: np.ndarray, reasons: list[str], now: dt.datetime
 ) -> int:
-    """SQLite (and any other database): multi-row inserts of 5,000."""
+    """SQLite (and any other database): multi-row inserts of 5,000. ``table.papers`` holds
+    paper ids here."""
     parsed = [json.loads(r) for r in reasons]
     columns = zip(
         table.subscribers[rows].tolist(),
-        ids[rows].tolist(),
+        table.papers[rows].tolist(),
         table.scores[rows].round(6).tolist(),
         table.reason_ids[rows].tolist(),
         strict=True,
@@ -346,42 +413,35 @@ _EPOCH = dt.datetime(2000, 1, 1)  # PostgreSQL's binary timestamps: microseconds
 
 
 def _copy_matches(
-    session: Session,
-    table: MatchTable,
-    ids: np.ndarray,
-    rows: np.ndarray,
-    reasons: list[str],
-    now: dt.datetime,
+    session: Session, table: MatchTable, rows: np.ndarray, reasons: list[str], now: dt.datetime
 ) -> int:
-    """Binary COPY straight into the table (rows a digest holds were left out above). The
-    rows are laid out by numpy, a chunk ahead in a thread while the connection sends the
-    previous one: PostgreSQL's side, on the other core, sets the pace."""
+    """Binary COPY straight into the table (rows a digest holds were left out above;
+    ``table.papers`` holds paper ids). The rows are laid out by numpy, a chunk ahead in a
+    thread while the connection sends the previous one: the server sets the pace."""
     at = (now.astimezone(dt.UTC).replace(tzinfo=None) - _EPOCH) // dt.timedelta(microseconds=1)
     blobs = [len(e).to_bytes(4, "big") + e for e in (r.encode() for r in reasons)]
     parts = [rows[i : i + _COPY_ROWS] for i in range(0, len(rows), _COPY_ROWS)]
     cursor = session.connection().connection.cursor()
     with ThreadPoolExecutor(1) as ahead, cursor.copy(_COPY) as copy:
         copy.write(_COPY_SIGNATURE)
-        coming = [ahead.submit(_binary_rows, table, ids, part, blobs, at) for part in parts[:1]]
+        coming = [ahead.submit(_binary_rows, table, part, blobs, at) for part in parts[:1]]
         for following in [*parts[1:], None]:
             chunk = coming.pop().result()
             if following is not None:
-                coming.append(ahead.submit(_binary_rows, table, ids, following, blobs, at))
+                coming.append(ahead.submit(_binary_rows, table, following, blobs, at))
             copy.write(chunk)
         copy.write(b"\xff\xff")
     return len(rows)
 
 
-def _binary_rows(
-    table: MatchTable, ids: np.ndarray, rows: np.ndarray, blobs: list[bytes], at: int
-) -> bytes:
+def _binary_rows(table: MatchTable, rows: np.ndarray, blobs: list[bytes], at: int) -> bytes:
     """COPY binary rows: the fixed fields from a structured array, then the reasons (length
     and JSON text), interleaved by one gather over both."""
     fixed = np.zeros(len(rows), dtype=_FIXED)
     fixed["fields"] = 5
     fixed["subscriber_length"], fixed["paper_length"] = 4, 4
     fixed["score_length"], fixed["at_length"] = 8, 8
-    fixed["subscriber"], fixed["paper"] = table.subscribers[rows], ids[rows]
+    fixed["subscriber"], fixed["paper"] = table.subscribers[rows], table.papers[rows]
     fixed["score"], fixed["at"] = table.scores[rows].round(6), at
     pool = np.frombuffer(b"".join(blobs), dtype=np.uint8)
     lengths = np.array([len(b) for b in blobs], dtype=np.int64)
@@ -427,7 +487,8 @@ def _subscriber_ids(session: Session, low: int, high: int) -> np.ndarray:
     if dialect_name(session) == "postgresql":
         cursor = session.connection().connection.cursor(binary=True)
         cursor.execute(
-            "SELECT array_send(array_agg(id)) FROM subscribers WHERE id BETWEEN %s AND %s",
+            "SELECT substr(array_send(array_agg(id)), 21) FROM subscribers "
+            "WHERE id BETWEEN %s AND %s",
             (low, high),
         )
         row = cursor.fetchone()

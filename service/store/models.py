@@ -227,11 +227,11 @@ class TextVector(Base):
 class Match(Base):
     """A paper matched to a subscriber: derived data, millions of rows written per run by COPY.
 
-    Keyed by (subscriber, paper), the order digests read them in. No foreign keys to subscribers
-    and papers (checking them cost more than writing the rows): erasing a subscriber and pruning
-    papers delete their matches explicitly. Papers are looked up by a BRIN index (rows are
-    written a run at a time, so paper ids follow the table's order), taken matches by a partial
-    index that new rows never enter.
+    Keyed by (subscriber, paper), the order digests read them in; ``delivery_id`` marks the
+    match taken by a digest. No foreign keys (checking them cost more than writing the rows):
+    erasing a subscriber and pruning papers delete their matches explicitly, and a pruned
+    digest leaves its matches taken. Papers and old rows are found by one BRIN index (rows are
+    written a run at a time, so paper ids and times follow the table's order).
     """
 
     __tablename__ = "matches"
@@ -240,20 +240,11 @@ class Match(Base):
     paper_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     score: Mapped[float] = mapped_column(Float)
     reasons: Mapped[json_list]
-    delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True
-    )
+    delivery_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[utc] = mapped_column(default=utcnow)
 
     __table_args__ = (
-        Index("ix_matches_paper_id", "paper_id", postgresql_using="brin"),
-        Index("ix_matches_created_at", "created_at", postgresql_using="brin"),
-        Index(
-            "ix_matches_delivery_id",
-            "delivery_id",
-            postgresql_where=text("delivery_id IS NOT NULL"),
-            sqlite_where=text("delivery_id IS NOT NULL"),
-        ),
+        Index("ix_matches_paper_id_created_at", "paper_id", "created_at", postgresql_using="brin"),
     )
 
 
