@@ -84,11 +84,11 @@ def match_new_papers(
             return report
         written = _match(session, report, config, now, since, horizon, encoder)
     if written:
-        started = time.perf_counter()
+        swept = time.perf_counter()
         with transaction(factory) as session:
             for subscribers, papers in written:
                 matching.drop_orphans(session, subscribers, papers)
-        report.phases["orphans"] = round(time.perf_counter() - started, 3)
+        report.phases["orphans"] = round(time.perf_counter() - swept, 3)
     report.seconds = round(time.perf_counter() - started, 3)
     MATCHES_WRITTEN.inc(report.matches)
     return report

@@ -122,6 +122,15 @@ def build(
     return Workload(docs, interests, descriptions, params)
 
 
+def next_batch(work: Workload, count: int) -> list[PaperDoc]:
+    """The papers of the next run: the same generator, ids after the workload's papers."""
+    rng = random.Random(int(work.params["seed"]) * 1_000_003)  # type: ignore[call-overload]
+    people = [f"{g} {f}" for g in GIVEN for f in FAMILY]
+    other = float(work.params["other_topic_words"])  # type: ignore[arg-type]
+    texts, start = seed_texts(), len(work.papers)
+    return [_paper(rng, texts, people, start + n, other) for n in range(count)]
+
+
 _CONTENT = re.compile(r"\b[A-Za-z][a-z]{3,}\b")
 
 

@@ -63,6 +63,8 @@ def test_pending_papers_are_matched_once_and_unmarked(factory: Factory, clock: F
     ada = subscribe(factory, clock(), "ada@example.org", "mamba")
     report = pipeline.match_new_papers(factory, clock())
     assert (report.papers, report.matches, report.backfilled) == (2, 1, 1)
+    assert {"load", "match", "write", "orphans"} <= report.phases.keys()
+    assert report.seconds >= sum(report.phases.values())  # the whole job, not its last phase
     assert matched(factory, ada) == {"2611.00001": ["“mamba” in title"]}
     with factory() as session:
         assert not session.scalars(select(Paper).where(Paper.match_pending.is_(True))).all()
