@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -174,6 +174,15 @@ class TermIndex:
 
     def description_terms(self) -> list[tuple[int, DescriptionTerm]]:
         return [(i, t) for i, t in enumerate(self.terms) if isinstance(t, DescriptionTerm)]
+
+
+def prepare(papers: Iterable[PaperDoc]) -> None:
+    """Analyse the papers' titles and abstracts ahead of a scan, filling the caches the scan
+    reads (the beat job does it while the database groups the interests)."""
+    for paper in papers:
+        analyze(paper.title)
+        analyze(paper.summary)
+        definitions(paper.summary)
 
 
 def _author_keys(name: authors.Name) -> list[str]:

@@ -8,7 +8,6 @@ hits are per distinct interest and are fanned out to subscribers afterwards (``c
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,6 +92,13 @@ class Percolator:
         for number, ids in excluded:
             self._excluded[number, : len(ids)] = ids
         self._interest_of = np.array(owners, I64)
+        complex_ = self.complex
+        self._complex_interest = np.array([c.interest for c in complex_], I64)
+        self._required = _lists([c.terms for c in complex_])
+        self._forbidden = _lists([c.excluded for c in complex_])
+        self._anchor_terms = _lists(
+            [tuple(t for t in c.terms if t not in c.descriptions) or c.terms[:1] for c in complex_]
+        )
 
     def _term(self, term: Term) -> int:
         found = self._by_object.get(id(term))
@@ -128,15 +134,19 @@ class Percolator:
     def scan(self, papers: Sequence[PaperDoc]) -> list[DocHits]:
         return [self.index.scan(paper) for paper in papers]
 
-    def anchors(self, stats: CorpusStats) -> dict[int, list[int]]:
-        """Complex clauses (by position) by the term each is anchored on: its rarest term, or
-        a description."""
-        by_term: dict[int, list[int]] = defaultdict(list)
-        for number, clause in enumerate(self.complex):
-            lexical = [t for t in clause.terms if t not in clause.descriptions]
-            anchor = min(lexical, key=lambda t: stats.df.get(t, 0)) if lexical else clause.terms[0]
-            by_term[anchor].append(number)
-        return by_term
+    def anchors(self, stats: CorpusStats) -> Postings:
+        """term -> the complex clauses (by position) anchored on it: each clause's rarest
+        word, phrase, category or author in the window (the first on a tie), or its first
+        description when it has nothing else."""
+        clauses = len(self.complex)
+        candidates = self._anchor_terms
+        df = np.zeros(len(self._ids), dtype=I64)
+        if stats.df:
+            df[np.fromiter(stats.df.keys(), I64)] = np.fromiter(stats.df.values(), I64)
+        owner = np.repeat(np.arange(clauses, dtype=I64), np.diff(candidates.indptr))
+        order = np.lexsort((np.arange(len(owner)), df[candidates.values], owner))
+        first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]] if clauses else order
+        return _postings(candidates.values[first], np.ones(clauses, dtype=bool), len(self._ids))
 
     def match(
         self,
@@ -156,7 +166,7 @@ class Percolator:
             self._simple_filters(docs, config, reasons),
         ]
         parts = [self._allowed(part, present) for part in simple]
-        parts.append(self._complex(docs, stats, found, descriptions, config, reasons))
+        parts.append(self._complex(docs, stats, found, descriptions, config, reasons, present))
         hits = best_per_pair(concat(parts, reasons), len(docs), OTHER_CLAUSE_BONUS)
         return hits.take(
             np.flatnonzero((hits.score >= config.threshold) | self._excluding[hits.interest])
@@ -241,35 +251,60 @@ class Percolator:
         descriptions: DescriptionScores,
         config: MatchConfig,
         reasons: list[tuple[str, ...]],
+        present: np.ndarray,
     ) -> Hits:
-        """The other clauses, each anchored on its rarest term and checked one by one."""
+        """The other clauses: candidates are the clauses anchored on a term each paper has,
+        kept (with array operations) when every required term is there and no excluded
+        one; only those are scored, one by one."""
         if not self.complex:
             return Hits()
-        anchors = self.anchors(stats)
-        context = Context(self.index.terms, [stats.idf(t) for t in range(len(self._ids))], config)
-        strengths = found.by_paper(len(docs))
-        rows: list[tuple[int, int, float, int]] = []
-        for paper, doc in enumerate(docs):
-            described = descriptions.for_paper(paper)
-            present = (
-                doc.hits.keys() | doc.categories.keys() | doc.authors.keys() | described.keys()
-            )
-            for number in {c for term in present for c in anchors.get(term, ())}:
-                clause = self.complex[number]
-                if not present.issuperset(clause.terms) or not present.isdisjoint(clause.excluded):
-                    continue
-                score, why = score_clause(clause, doc, strengths[paper], described, context)
-                rows.append((clause.interest, paper, score, len(reasons)))
-                reasons.append(why)
-        if not rows:
+        terms = len(self._ids)
+        rows, clause = self.anchors(stats).expand(present % terms)
+        paper = present[rows] // terms
+        missing = _absent(present, paper, clause, self._required, terms)
+        blocked = ~_absent(present, paper, clause, self._forbidden, terms, any_of=True)
+        met = np.flatnonzero(~missing & ~blocked)
+        if not len(met):
             return Hits()
-        interest, paper_of, score_of, reason = zip(*rows, strict=True)
+        context = Context(self.index.terms, [stats.idf(t) for t in range(terms)], config)
+        strengths = found.by_paper(len(docs))
+        papers, numbers = paper[met].tolist(), clause[met].tolist()
+        scores: list[float] = []
+        why: list[int] = []
+        for number, at in zip(numbers, papers, strict=True):
+            described = descriptions.for_paper(at)
+            score, said = score_clause(
+                self.complex[number], docs[at], strengths[at], described, context
+            )
+            scores.append(score)
+            why.append(len(reasons))
+            reasons.append(said)
         return Hits(
-            np.array(interest, I64),
-            np.array(paper_of, I64),
-            np.array(score_of, np.float64),
-            np.array(reason, I64),
+            self._complex_interest[clause[met]],
+            paper[met],
+            np.array(scores, np.float64),
+            np.array(why, I64),
         )
+
+
+def _absent(
+    present: np.ndarray,
+    paper: np.ndarray,
+    clause: np.ndarray,
+    terms_of: Postings,
+    terms: int,
+    any_of: bool = False,
+) -> np.ndarray:
+    """Per (paper, clause) candidate: is any of the clause's terms missing from the paper (or,
+    with ``any_of``, are all of them)? ``present``: the sorted paper x terms + term keys."""
+    rows, term = terms_of.expand(clause)
+    keys = paper[rows] * terms + term
+    at = np.minimum(np.searchsorted(present, keys), max(len(present) - 1, 0))
+    found = present[at] == keys if len(present) else np.zeros(len(keys), dtype=bool)
+    hits = np.bincount(rows[found], minlength=len(clause))
+    if any_of:
+        return np.asarray(hits == 0, dtype=bool)
+    return np.asarray(hits < np.diff(terms_of.indptr)[clause], dtype=bool)
 
 
 def _present(
@@ -302,3 +337,11 @@ def _postings(terms: np.ndarray, chosen: np.ndarray, keys: int) -> Postings:
     indptr = np.zeros(keys + 1, dtype=I64)
     indptr[1:] = np.cumsum(np.bincount(by_term, minlength=keys))
     return Postings(indptr, clauses[order].astype(I64))
+
+
+def _lists(rows: Sequence[tuple[int, ...]]) -> Postings:
+    """row -> its values, as CSR arrays."""
+    counts = np.fromiter((len(r) for r in rows), I64, len(rows))
+    indptr = np.zeros(len(rows) + 1, dtype=I64)
+    indptr[1:] = np.cumsum(counts)
+    return Postings(indptr, np.fromiter((v for r in rows for v in r), I64, int(indptr[-1])))

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.match.compile import descriptions_of
 from service.match.engine import match_subscriptions
+from service.match.index import prepare
 from service.match.score import MatchConfig, config_from
 from service.match.semantic import Encoder, load_encoder, pack, paper_text, unpack
 from service.match.types import PaperDoc
@@ -117,7 +119,10 @@ def _match(
     if pending:
         started = time.perf_counter()
         targets = [p for p in window if p.id in pending]
-        subscriptions = matching.subscriptions(session)
+        with ThreadPoolExecutor(1) as helper:  # texts analysed while the database groups
+            analysed = helper.submit(prepare, window)
+            subscriptions = matching.subscriptions(session)
+            analysed.result()
         if encoder is not None:
             vectors = matching.text_vectors(session, descriptions_of(subscriptions.values))
         report.phases["load"] = round(time.perf_counter() - started, 3)

@@ -167,36 +167,53 @@ def _grouped_subscriptions(session: Session, subscriber_ids: Iterable[int] | Non
     """PostgreSQL groups the millions of interest rows itself and sends each distinct interest
     once, in text (code point) order, its holders as binary arrays read straight into numpy;
     holders who are not active are dropped here rather than by a join there."""
-    cursor = session.connection().connection.cursor(binary=True)
+    connection = session.connection().connection
     ids = None if subscriber_ids is None else [int(i) for i in subscriber_ids]
     params = None if ids is None else [ids]
+    cursor = connection.cursor(binary=True)
     cursor.execute(_ACTIVE.format(only="" if ids is None else "AND id = ANY(%s)"), params)
     found: tuple[bytes | None, bytes | None] = cursor.fetchone() or (None, None)
-    active, most = found
-    if active is None or most is None:
+    if found[0] is None or found[1] is None:
         return Subscriptions([], [], Holders.of([]), np.zeros(1, dtype=np.int64))
-    people, sizes = _int_arrays([active]), _int_arrays([most])
+    people, sizes = _int_arrays([found[0]]), _int_arrays([found[1]])
     limits = np.zeros(int(people.max()) + 1, dtype=np.int64)
     limits[people] = sizes
     where = "" if ids is None else "WHERE subscriber_id = ANY(%s)"
-    cursor.execute(_GROUPED.format(only=where), params)
-    rows = cursor.fetchall()
-    subs = _int_arrays([r[2] for r in rows])
-    weights = _float_arrays([r[3] for r in rows])
-    group = np.repeat(np.arange(len(rows)), [len(r[2]) // 8 for r in rows])
+    values, negated, subs, weights, counts = _interest_groups(connection, where, params)
+    group = np.repeat(np.arange(len(values)), counts)
     is_active = np.zeros(max(len(limits), int(subs.max(initial=0)) + 1), dtype=bool)
     is_active[people] = True
     kept = np.flatnonzero(is_active[subs])
     order = kept[np.lexsort((subs[kept], group[kept]))]  # by interest, holders by id
-    counts = np.bincount(group[order], minlength=len(rows))
-    held = np.flatnonzero(counts)  # interests with an active holder
+    counts = np.bincount(group[order], minlength=len(values))
+    held = np.flatnonzero(counts).tolist()  # interests with an active holder
     indptr = np.concatenate([[0], np.cumsum(counts[held])]).astype(np.int64)
     return Subscriptions(
-        [rows[i][0] for i in held.tolist()],
-        [bool(rows[i][1]) for i in held.tolist()],
+        [values[i] for i in held],
+        [negated[i] for i in held],
         Holders(indptr, subs[order], weights[order]),
         limits,
     )
+
+
+def _interest_groups(
+    connection: Any, where: str, params: list[list[int]] | None
+) -> tuple[list[str], list[bool], np.ndarray, np.ndarray, np.ndarray]:
+    """Values, negations, then holders, weights and holder counts as arrays; fetched in
+    batches through a server-side cursor, so the client never holds the whole result (whose
+    memory, freed in small pieces, would stay with the process)."""
+    values: list[str] = []
+    negated: list[bool] = []
+    subs, weights, counts = [np.zeros(0, np.int64)], [np.zeros(0)], [np.zeros(0, np.int64)]
+    with connection.cursor("paperpost_interests", binary=True) as cursor:
+        cursor.execute(_GROUPED.format(only=where), params)
+        while rows := cursor.fetchmany(20_000):
+            values.extend(r[0] for r in rows)
+            negated.extend(bool(r[1]) for r in rows)
+            subs.append(_int_arrays([r[2] for r in rows]))
+            weights.append(_float_arrays([r[3] for r in rows]))
+            counts.append(np.fromiter((len(r[2]) // 8 for r in rows), np.int64, len(rows)))
+    return values, negated, np.concatenate(subs), np.concatenate(weights), np.concatenate(counts)
 
 
 # The arrays come as array_send output less its 20-byte header (substr(..., 21)): each
