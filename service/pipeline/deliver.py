@@ -118,7 +118,8 @@ async def _run(batch: _Batch, ids: Sequence[int]) -> None:
     """Claim and render the batch window by window, while ``smtp_pool_size`` senders work
     through the rendered messages: the next window is prepared while the previous one is on
     the wire and its ``sent`` records wait for the disk. At most one window waits, claimed,
-    ahead of the senders."""
+    ahead of the senders. On SQLite, whose one writer every claim and every ``sent`` share, a
+    window is sent and recorded before the next one is claimed."""
     settings = batch.settings
     deadline = time.monotonic() + settings.batch_deadline_seconds
     grouped = batch.recorder is not None and batch.recorder.grouped
@@ -145,6 +146,8 @@ async def _run(batch: _Batch, ids: Sequence[int]) -> None:
                 continue
             for p in prepared:
                 await queue.put(p)
+            if not grouped:  # SQLite: a window is sent and recorded before the next is claimed
+                await queue.join()
     finally:
         for _ in senders:
             await queue.put(None)
@@ -163,13 +166,13 @@ async def _sender(
     while recording) nothing more is sent: the claimed rows wait for their lease to expire."""
     failure: BaseException | None = None
     while (p := await queue.get()) is not None:
-        if failure is not None or batch.stop == "error":
-            continue
         try:
-            if not await _send(batch, p):
+            if failure is None and batch.stop != "error" and not await _send(batch, p):
                 held.append(p)
         except Exception as exc:  # noqa: BLE001 (handed to the batch, which raises it)
             failure, batch.stop = exc, "error"
+        finally:
+            queue.task_done()
     return failure
 
 

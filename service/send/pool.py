@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 
 import aiosmtplib
 from aiosmtplib import errors
@@ -39,6 +40,7 @@ class SmtpPool:
         self._slots: asyncio.Semaphore | None = None
         self._connecting: asyncio.Lock | None = None
         self._refused: ConnectFailed | None = None
+        self._failure: tuple[float, ConnectFailed | None] = (0.0, None)  # the last failed connect
         self._tls: ssl.SSLContext | None = None
         self.opened = 0  # connections opened over the pool's life
 
@@ -51,9 +53,19 @@ class SmtpPool:
             client = self._idle.pop()
             if client.is_connected:
                 return client, True
+        waiting_since = time.monotonic()
         try:
             async with self._connecting:
-                return await self._connect(), False
+                # A connection attempt that failed while this one waited answers for it: a
+                # relay that hangs must cost one timeout per pool, not one per pooled slot.
+                failed_at, failure = self._failure
+                if failure is not None and failed_at >= waiting_since:
+                    raise ConnectFailed(failure.code, failure.reply, failure.refused)
+                try:
+                    return await self._connect(), False
+                except ConnectFailed as exc:
+                    self._failure = (time.monotonic(), exc)
+                    raise
         except BaseException:
             self._slots.release()
             raise
