@@ -11,10 +11,11 @@ once, outside the matching transaction, and stored.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,8 +23,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.match.combine import Holders, MatchTable
 from service.match.compile import descriptions_of
-from service.match.engine import match_subscriptions
+from service.match.engine import Matched, Subscriptions, match_subscriptions
 from service.match.index import prepare
 from service.match.score import MatchConfig, config_from
 from service.match.semantic import Encoder, load_encoder, pack, paper_text, unpack
@@ -126,22 +128,17 @@ def _match(
         if encoder is not None:
             vectors = matching.text_vectors(session, descriptions_of(subscriptions.values))
         report.phases["load"] = round(time.perf_counter() - started, 3)
-        found = match_subscriptions(
-            targets, subscriptions, now=now, config=config, reference=window,
-            encoder=encoder, text_vectors=vectors,
-        )  # fmt: skip
-        report.papers, report.interests, report.invalid = (
-            len(targets),
-            found.interests,
-            found.invalid,
-        )
-        report.semantic = found.semantic
-        report.phases["match"] = round(sum(found.seconds.values()), 3)
-        started = time.perf_counter()
-        table = found.table.without(backfill)  # the backfill below writes theirs
-        report.matches += matching.replace_matches(session, table, targets, now)
-        written.append((table.subscribers, [p.id for p in targets]))
-        report.phases["write"] = round(time.perf_counter() - started, 3)
+        run = _Run(session, report, targets, backfill, now)
+        with ThreadPoolExecutor(1) as writer:
+            for part, between in _parts(subscriptions):
+                found = match_subscriptions(
+                    targets, part, now=now, config=config, reference=window, encoder=encoder,
+                    text_vectors=vectors,
+                )  # fmt: skip
+                run.matched(found)
+                run.write(writer, found.table, between)
+            run.finish()
+        written.append((run.subscribers(), [p.id for p in targets]))
     if backfill:
         if encoder is not None and vectors is None:
             vectors = matching.text_vectors(
@@ -153,6 +150,97 @@ def _match(
     matching.clear_pending(session, pending)
     matching.finish_backfill(session, backfill)
     return written
+
+
+PART_ROWS = 1_000_000  # interest holders per part: bounds the fan-out's memory
+
+
+Bounds = tuple[int | None, int | None]  # subscriber ids from, up to (None: no bound)
+
+
+def _parts(subscriptions: Subscriptions) -> list[tuple[Subscriptions, Bounds]]:
+    """The subscriptions in parts of about ``PART_ROWS`` holders, by ranges of subscriber
+    ids covering every id; each part keeps every distinct interest (the index is shared)."""
+    holders = subscriptions.holders
+    count = max(1, -(-len(holders.subscribers) // PART_ROWS))
+    if count == 1:
+        return [(subscriptions, (None, None))]
+    cuts = np.quantile(holders.subscribers, np.arange(1, count) / count).astype(np.int64)
+    bounds: list[int | None] = [None, *sorted(set(cuts.tolist())), None]
+    interest = np.repeat(np.arange(len(holders.indptr) - 1), np.diff(holders.indptr))
+    parts = []
+    for low, high in itertools.pairwise(bounds):
+        inside = np.flatnonzero(_within(holders.subscribers, low, high))
+        counts = np.bincount(interest[inside], minlength=len(holders.indptr) - 1)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        part = Holders(indptr, holders.subscribers[inside], holders.weights[inside])
+        every = Subscriptions(
+            subscriptions.values, subscriptions.negated, part, subscriptions.limits
+        )
+        parts.append((every, (low, high)))
+    return parts
+
+
+def _within(ids: np.ndarray, low: int | None, high: int | None) -> np.ndarray:
+    inside = np.ones(len(ids), dtype=bool)
+    if low is not None:
+        inside &= ids >= low
+    if high is not None:
+        inside &= ids < high
+    return inside
+
+
+class _Run:
+    """The pending papers' matches, part by part. On PostgreSQL a part is written by a thread
+    on the job's own connection while the next part is matched (the database's work on one
+    core, the matching on the other; the session is never used by both at once); on SQLite
+    it is written at once."""
+
+    def __init__(
+        self,
+        session: Session,
+        report: MatchReport,
+        targets: Sequence[PaperDoc],
+        backfill: Sequence[int],
+        now: dt.datetime,
+    ) -> None:
+        self.session, self.report, self.targets, self.now = session, report, targets, now
+        self.backfill = backfill
+        self.overlap = dialect_name(session) == "postgresql"
+        self.pending: Future[int] | None = None
+        self.written: list[np.ndarray] = []
+        report.papers = len(targets)
+        report.phases["match"] = report.phases["write"] = 0.0
+
+    def matched(self, found: Matched) -> None:
+        self.report.interests, self.report.invalid = found.interests, found.invalid
+        self.report.semantic = found.semantic
+        self.report.phases["match"] += round(sum(found.seconds.values()), 3)
+
+    def write(self, writer: ThreadPoolExecutor, table: MatchTable, between: Bounds) -> None:
+        self.finish()  # one part at a time on the connection
+        table = table.without(self.backfill)  # the backfill writes theirs
+        self.written.append(table.subscribers)
+        if self.overlap:
+            self.pending = writer.submit(self._write, table, between)
+        else:
+            self.report.matches += self._write(table, between)
+
+    def _write(self, table: MatchTable, between: Bounds) -> int:
+        started = time.perf_counter()
+        count = matching.replace_matches(
+            self.session, table, self.targets, self.now, between=between
+        )
+        self.report.phases["write"] += round(time.perf_counter() - started, 3)
+        return count
+
+    def finish(self) -> None:
+        if self.pending is not None:
+            self.report.matches += self.pending.result()
+            self.pending = None
+
+    def subscribers(self) -> np.ndarray:
+        return np.concatenate(self.written) if self.written else np.zeros(0, np.int64)
 
 
 def _backfill(

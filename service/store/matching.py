@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     ColumnElement,
-    Engine,
     Table,
     and_,
     bindparam,
@@ -313,66 +312,30 @@ def replace_matches(
     papers: Sequence[PaperDoc],
     now: dt.datetime,
     subscriber_ids: Sequence[int] | None = None,
+    between: tuple[int | None, int | None] = (None, None),
 ) -> int:
-    """Write the run's matches. Undelivered matches of these papers (and, for a backfill, of
-    these subscribers) are replaced; matches already in a digest are kept as they are.
-
-    On PostgreSQL a large run is written by two connections at once, each replacing the rows
-    of half the subscribers: writing is the server's work, one backend per core. The second
-    half commits on its own just before the job does; should the job then fail, its papers
-    stay pending and the next run replaces both halves again."""
-    paper_ids = [p.id for p in papers]
-    rows = np.arange(len(table))
+    """Write the run's matches. Undelivered matches of these papers (and of these subscribers,
+    or of those with ids from ``between[0]`` up to ``between[1]``, when given) are replaced;
+    matches already in a digest are kept as they are."""
+    scope: list[ColumnElement[bool]] = []
     if subscriber_ids is not None:
-        return _replace(session, table, paper_ids, now, rows, [_among(subscriber_ids)])
-    engine = session.get_bind()
-    if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
-        return _replace(session, table, paper_ids, now, rows, [])
-    if len(table) < _SHARED_ROWS:
-        return _replace(session, table, paper_ids, now, rows, [])
-    middle = int(np.median(table.subscribers))
-    lower, upper = rows[table.subscribers < middle], rows[table.subscribers >= middle]
-    # Exits in reverse: the helper is waited for, then its transaction ends (rolled back if
-    # either half failed).
-    with Session(engine) as other, other.begin(), ThreadPoolExecutor(1) as helper:
-        done = helper.submit(
-            _replace, other, table, paper_ids, now, upper, [Match.subscriber_id >= middle]
-        )
-        written = _replace(session, table, paper_ids, now, lower, [Match.subscriber_id < middle])
-        return written + done.result()
-
-
-_SHARED_ROWS = 500_000  # below this, a second connection costs more than it saves
-
-
-def _among(subscriber_ids: Sequence[int]) -> ColumnElement[bool]:
-    return Match.subscriber_id.in_(subscriber_ids)
-
-
-def _replace(
-    session: Session,
-    table: MatchTable,
-    paper_ids: Sequence[int],
-    now: dt.datetime,
-    rows: np.ndarray,
-    scope: Sequence[ColumnElement[bool]],
-) -> int:
-    """Replace the undelivered matches of these papers within ``scope`` by ``rows`` of the
-    table (those a digest holds are left as they are)."""
-    held = _clear_undelivered(session, paper_ids, scope)
-    if not len(rows):
+        scope.append(Match.subscriber_id.in_(subscriber_ids))
+    if between[0] is not None:
+        scope.append(Match.subscriber_id >= between[0])
+    if between[1] is not None:
+        scope.append(Match.subscriber_id < between[1])
+    held = _clear_undelivered(session, [p.id for p in papers], scope)
+    if not len(table):
         return 0
-    ids = np.array(paper_ids, dtype=np.int64)[table.papers[rows]]
-    keys = table.subscribers[rows] * (1 << 32) + ids
-    order = np.flatnonzero(~np.isin(keys, held)) if len(held) else np.arange(len(rows))
-    order = order[np.argsort(keys[order], kind="stable")]  # key order: appends to the index
+    ids = np.array([p.id for p in papers], dtype=np.int64)[table.papers]
+    keys = table.subscribers * (1 << 32) + ids
+    rows = np.flatnonzero(~np.isin(keys, held)) if len(held) else np.arange(len(table))
+    rows = rows[np.argsort(keys[rows], kind="stable")]  # key order: appends to the index
     reasons = [json.dumps(list(r), ensure_ascii=False) for r in table.reasons]
-    chosen = MatchTable(
-        table.subscribers[rows], ids, table.scores[rows], table.reason_ids[rows], table.reasons
-    )
+    by_id = MatchTable(table.subscribers, ids, table.scores, table.reason_ids, table.reasons)
     if dialect_name(session) == "postgresql":
-        return _copy_matches(session, chosen, order, reasons, now)
-    return _insert_matches(session, chosen, order, reasons, now)
+        return _copy_matches(session, by_id, rows, reasons, now)
+    return _insert_matches(session, by_id, rows, reasons, now)
 
 
 def _clear_undelivered(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -173,23 +172,19 @@ def test_the_sweep_drops_matches_of_subscribers_and_papers_gone_meanwhile(
     assert set(stored(session)) == {(ada, docs[0].id)}
 
 
-def test_a_large_run_written_in_two_halves_replaces_the_same_rows(
-    factory: sessionmaker[Session], now: dt.datetime, monkeypatch: pytest.MonkeyPatch
+def test_a_run_in_parts_replaces_only_its_subscribers_rows(
+    session: Session, now: dt.datetime
 ) -> None:
-    """On PostgreSQL each half of the subscribers goes through its own connection (the same
-    single path runs on SQLite): old undelivered rows go in both halves."""
-    monkeypatch.setattr(matching, "_SHARED_ROWS", 1)
-    with transaction(factory) as session:
-        ada, bo, cy, di = people(session, now, ["mamba"], ["mamba"], ["mamba"], ["mamba"])
-        docs = papers(session, now, 2)
-        first = table([(ada, 0, 1, 0), (bo, 0, 1, 0), (cy, 0, 1, 0), (di, 0, 1, 0)])
-        assert matching.replace_matches(session, first, docs, now) == 4
-    with transaction(factory) as session:
-        second = table([(ada, 1, 0.5, 1), (cy, 1, 0.5, 1), (di, 0, 0.25, 2)])
-        assert matching.replace_matches(session, second, docs, now) == 3
-    with factory() as session:
-        assert stored(session) == {
-            (ada, docs[1].id): (0.5, list(REASONS[1]), None),
-            (cy, docs[1].id): (0.5, list(REASONS[1]), None),
-            (di, docs[0].id): (0.25, list(REASONS[2]), None),
-        }
+    """The job writes a large run a range of subscribers at a time: each part replaces the
+    undelivered rows of its own range only."""
+    ada, bo, cy = people(session, now, ["mamba"], ["mamba"], ["mamba"])
+    docs = papers(session, now, 2)
+    first = table([(ada, 0, 1, 0), (bo, 0, 1, 0), (cy, 0, 1, 0)])
+    assert matching.replace_matches(session, first, docs, now) == 3
+    part = table([(bo, 1, 0.5, 1)])  # bo's range [bo, cy): bo's paper 0 no longer matches
+    assert matching.replace_matches(session, part, docs, now, between=(bo, cy)) == 1
+    assert stored(session) == {
+        (ada, docs[0].id): (1.0, list(REASONS[0]), None),
+        (bo, docs[1].id): (0.5, list(REASONS[1]), None),
+        (cy, docs[0].id): (1.0, list(REASONS[0]), None),
+    }
