@@ -78,10 +78,18 @@ class Links:
     preferences: str
 
 
-def subscriber_links(settings: Settings, subscriber: Subscriber) -> Links:
+def subscriber_links(
+    settings: Settings, subscriber: Subscriber, issued_at: dt.datetime | None = None
+) -> Links:
+    """``issued_at`` dates the preferences link: a digest passes its row's creation time, so
+    every attempt at it renders the same bytes."""
     keys = settings.secret_keys()
     unsub = make_token(keys, Purpose.unsubscribe, subscriber.id, subscriber.token_secret)
-    prefs = make_token(keys, Purpose.prefs, subscriber.id, subscriber.token_secret)
+    when = None if issued_at is None else issued_at.replace(tzinfo=issued_at.tzinfo or dt.UTC)
+    prefs = make_token(
+        keys, Purpose.prefs, subscriber.id, subscriber.token_secret,
+        issued_at=None if when is None else int(when.timestamp()),
+    )  # fmt: skip
     base = settings.public_base_url.rstrip("/")
     return Links(
         unsubscribe=f"{base}/unsubscribe/{unsub}",
@@ -188,7 +196,7 @@ def render_delivery(
     kind = str(delivery.kind)
     is_digest = kind == DeliveryKind.digest or (kind == DeliveryKind.test and not delivery.payload)
     if is_digest and subscriber is not None:
-        links = subscriber_links(settings, subscriber)
+        links = subscriber_links(settings, subscriber, delivery.created_at)
         for_you = paper_cards(session, subscriber.id, delivery.paper_ids)
         trending = paper_cards(session, subscriber.id, delivery.trending_ids)
         return render_digest_for(settings, subscriber, for_you, trending, now, links)

@@ -95,7 +95,7 @@ def render_row(
             if i in known
         ]
 
-    links = subscriber_links(settings, subscriber)
+    links = subscriber_links(settings, subscriber, delivery.created_at)
     return render_digest_for(settings, subscriber, cards(delivery.paper_ids),
                              cards(delivery.trending_ids), now, links)  # fmt: skip
 

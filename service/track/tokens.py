@@ -16,8 +16,15 @@ import hashlib
 import hmac
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 
 
 class Purpose(StrEnum):
@@ -41,13 +48,23 @@ class TokenError(ValueError):
 
 
 def make_token(
-    keys: list[str], purpose: Purpose, subscriber_id: int, secret: str, nonce: str | None = None
+    keys: list[str],
+    purpose: Purpose,
+    subscriber_id: int,
+    secret: str,
+    nonce: str | None = None,
+    *,
+    issued_at: int | None = None,
 ) -> str:
-    """``nonce`` names one request (a confirm link), so the link can be used once."""
+    """``nonce`` names one request (a confirm link), so the link can be used once.
+    ``issued_at`` (Unix seconds) signs a timed token as of that moment instead of now, so a
+    mail rendered again for a retry carries the same link and the same bytes."""
     if purpose is Purpose.unsubscribe and nonce is None:
         raw = subscriber_id.to_bytes(_ID_BYTES, "big") + _mac(keys[0], subscriber_id, secret)
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     payload: list[int | str] = [subscriber_id, secret[:8], *([nonce] if nonce else [])]
+    if issued_at is not None and purpose is not Purpose.unsubscribe:
+        return _issued_serializer(tuple(keys), purpose, issued_at).dumps(payload)
     return _serializer(tuple(keys), purpose).dumps(payload)
 
 
@@ -86,6 +103,28 @@ def _serializer(
     if purpose is Purpose.unsubscribe:
         return URLSafeSerializer(list(keys), salt=purpose.value)
     return URLSafeTimedSerializer(list(keys), salt=purpose.value)
+
+
+class _IssuedSigner(TimestampSigner):
+    """A timestamp signer whose clock is fixed at one moment."""
+
+    def __init__(self, *args: Any, issued_at: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._issued_at = issued_at
+
+    def get_timestamp(self) -> int:
+        return self._issued_at
+
+
+@lru_cache(maxsize=64)
+def _issued_serializer(
+    keys: tuple[str, ...], purpose: Purpose, issued_at: int
+) -> URLSafeTimedSerializer:
+    """Rows planned in one batch share their second, so a few serializers serve a window."""
+    return URLSafeTimedSerializer(
+        list(keys), salt=purpose.value, signer=_IssuedSigner,
+        signer_kwargs={"issued_at": issued_at},
+    )  # fmt: skip
 
 
 def read_token(
