@@ -12,6 +12,7 @@ import pytest
 from service.config import Settings
 from service.send.mailer import Outcome, Outgoing, SendResult, SmtpMailer, classify
 from tests.faults.sink import Script, Sink, fault_sink
+from tests.servers import smtp_sink
 
 
 def message(n: int = 0, rcpt: str | None = None) -> Outgoing:
@@ -166,3 +167,31 @@ def test_a_relay_closing_a_reused_connection_costs_no_attempt(settings: Settings
         results = send_all(mailer_for(settings, sink), *(message(n) for n in range(5)))
     assert [r.outcome for r in results] == [Outcome.sent] * 5
     assert sink.connections == 3 and len(sink.arrivals) == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "arrives"),
+    [
+        (b"plain\r\nlines\r\n", b"plain\r\nlines\r\n"),
+        (
+            b".starts with a dot\r\n..two\r\n.\r\nend\r\n",
+            b".starts with a dot\r\n..two\r\n.\r\nend\r\n",
+        ),
+        (
+            b"bare\nline feed\rand carriage return\r\n",
+            b"bare\r\nline feed\r\nand carriage return\r\n",
+        ),
+        (b"no final line ending", b"no final line ending\r\n"),
+    ],
+)
+def test_data_arrives_as_composed_with_dots_and_line_endings_made_safe(
+    settings: Settings, body: bytes, arrives: bytes
+) -> None:
+    """Lines starting with a dot survive the transparency procedure, and a bare CR or LF never
+    reaches the relay as one (the SMTP smuggling shapes)."""
+    head = b"From: a@paperpost.example\r\nTo: r@example.org\r\nSubject: t\r\n\r\n"
+    with smtp_sink() as (handler, port):
+        mailer = SmtpMailer(settings.model_copy(update={"smtp_port": port}))
+        results = send_all(mailer, Outgoing("b@paperpost.example", "r@example.org", head + body))
+    assert results[0].outcome is Outcome.sent
+    assert handler.messages[0].data == head + arrives
