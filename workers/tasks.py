@@ -56,6 +56,8 @@ def _limiter() -> RateLimiter:
 def _close_mailer(**_: object) -> None:
     if _mailer.cache_info().currsize:
         _loop().run_until_complete(_mailer().close())
+    if _limiter.cache_info().currsize:
+        _loop().run_until_complete(_limiter().close())
 
 
 def enqueue(ids: list[int]) -> None:

@@ -110,6 +110,7 @@ def deliver_batch(
             run_loop.run_until_complete(batch.recorder.close())
         if own_loop:
             run_loop.run_until_complete(mailer.close())
+            run_loop.run_until_complete(batch.limiter.close())  # its client is bound to the loop
             run_loop.close()
     return batch.report
 

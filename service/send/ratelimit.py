@@ -6,6 +6,7 @@ bucket at the full rate, so a Redis outage never stops sending."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any, Protocol
@@ -33,9 +34,16 @@ return 0
 class RateLimiter(Protocol):
     async def wait(self, domain: str) -> None: ...
 
+    async def close(self) -> None:
+        """Release what is bound to the running event loop; ``wait`` may be called again,
+        from another loop."""
+
 
 class NoLimit:
     async def wait(self, domain: str) -> None:
+        return None
+
+    async def close(self) -> None:
         return None
 
 
@@ -87,6 +95,9 @@ class LocalLimiter:
             while (delay := self._buckets.take(key, rate)) > 0:
                 await asyncio.sleep(delay)
 
+    async def close(self) -> None:
+        return None
+
 
 class RedisLimiter:
     """Shared across processes and machines; keys live under ``paperpost:rate:``."""
@@ -111,12 +122,19 @@ class RedisLimiter:
                     waited = int(await self._redis.eval(GCRA, 1, self._prefix + key, interval, 0))
                 except Exception as exc:  # noqa: BLE001 - any Redis failure: limit locally
                     log.warning("rate limit store unavailable (%s); limiting in process", exc)
-                    self._redis = None
+                    await self.close()
                     await self._fallback.wait(domain)
                     return
                 if waited <= 0:
                     break
                 await asyncio.sleep(waited / 1_000_000)
+
+    async def close(self) -> None:
+        """Close the client and its connections; the next ``wait`` opens a new one."""
+        client, self._redis = self._redis, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
 
 
 def make_limiter(settings: Settings) -> RateLimiter:

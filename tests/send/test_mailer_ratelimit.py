@@ -17,7 +17,11 @@ def limited(settings: Settings, **rates: object) -> Settings:
 
 async def drain(limiters: list, domains: list[str]) -> float:  # type: ignore[type-arg]
     started = time.perf_counter()
-    await asyncio.gather(*(lim.wait(d) for lim in limiters for d in domains))
+    try:
+        await asyncio.gather(*(lim.wait(d) for lim in limiters for d in domains))
+    finally:
+        for limiter in limiters:
+            await limiter.close()
     return time.perf_counter() - started
 
 
