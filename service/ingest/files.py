@@ -7,7 +7,10 @@ paperpost's own format is a JSON array, ``{"papers": [...]}``, or JSON Lines (on
 line), of papers with the RawPaper field names: ``{"arxiv_id": "2405.18407", "title": "...",
 "summary": "...", "authors": ["Ada Lovelace"] or [{"name": ..., "affiliations": [...]}],
 "categories": ["cs.CV"], "upvotes": 3, "published_at": "2024-05-28T17:47:19Z", ...}``.
-Only ``arxiv_id`` and ``title`` are required.
+Only ``title`` is required. A paper without an ``arxiv_id`` (a reading list of titles and
+abstracts) is stored under a local id derived from its title, ``local/`` and seven digits
+(``LOCAL_ARCHIVE``): the same title gets the same id on every import, it is never looked up on
+arXiv, and it has no arXiv links unless the item gives ``abs_url`` or ``pdf_url``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from service.ingest.clean import (
     safe_url,
 )
 from service.ingest.feeds import bounded, children, collect, local, parse_xml, text
-from service.ingest.ids import InvalidArxivId, parse_arxiv_id
+from service.ingest.ids import InvalidArxivId, is_local, local_id, parse_arxiv_id
 from service.ingest.memory import gc_paused
 from service.ingest.model import Author, ParseResult, PayloadError, RawPaper
 
@@ -124,16 +127,28 @@ def parse_own(item: Any) -> RawPaper:
     if not isinstance(item, dict):
         raise ValueError("not a JSON object")
     raw_id = item.get("arxiv_id") or item.get("id")
-    if not isinstance(raw_id, str):
-        raise ValueError("missing arxiv_id")
-    try:
-        arxiv_id, version = parse_arxiv_id(raw_id)
-    except InvalidArxivId as exc:
-        raise ValueError(str(exc)) from exc
+    if raw_id is None:
+        title = clean_title(item.get("title"))
+        if not title:
+            raise ValueError("missing arxiv_id and title")
+        arxiv_id, version, arxiv_links = local_id(title), None, False
+    elif not isinstance(raw_id, str):
+        raise ValueError("arxiv_id is not a string")
+    else:
+        try:
+            arxiv_id, version = parse_arxiv_id(raw_id)
+        except InvalidArxivId as exc:
+            raise ValueError(str(exc)) from exc
+        arxiv_links = not is_local(arxiv_id)
     title = bounded(arxiv_id, "title", clean_title, item.get("title"), HARD_TITLE)
     if not title:
         raise ValueError(f"{arxiv_id}: missing title")
     abstract = item.get("summary") or item.get("abstract")
+    abs_url = safe_url(item.get("abs_url"))
+    pdf_url = safe_url(item.get("pdf_url"))
+    if arxiv_links:
+        abs_url = abs_url or f"https://arxiv.org/abs/{arxiv_id}"
+        pdf_url = pdf_url or f"https://arxiv.org/pdf/{arxiv_id}"
     return RawPaper(
         arxiv_id=arxiv_id,
         version=hf._int(item.get("version")) or version,
@@ -143,8 +158,8 @@ def parse_own(item: Any) -> RawPaper:
         authors=_authors(item.get("authors")),
         categories=clean_categories(item.get("categories")),
         primary_category=clean_category(item.get("primary_category")),
-        abs_url=safe_url(item.get("abs_url")) or f"https://arxiv.org/abs/{arxiv_id}",
-        pdf_url=safe_url(item.get("pdf_url")) or f"https://arxiv.org/pdf/{arxiv_id}",
+        abs_url=abs_url,
+        pdf_url=pdf_url,
         hf_url=safe_url(item.get("hf_url")),
         code_url=safe_url(item.get("code_url")),
         project_url=safe_url(item.get("project_url")),

@@ -6,7 +6,9 @@ are lower-case archive, upper-case subject class (``math.GT/0309136``)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 
 _NEW = r"(?P<new>(?P<yymm>\d{4})\.\d{4,5})"
 _OLD = r"(?P<old>[a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7})"
@@ -21,6 +23,21 @@ _ID = re.compile(
 _IN_TEXT = re.compile(
     rf"(?<![\w./-])(?:{_NEW}|{_OLD})(?:v(?P<version>\d{{1,4}}))?(?![\w/])", re.IGNORECASE
 )
+
+
+LOCAL_ARCHIVE = "local"  # no arXiv archive has this name
+
+
+def local_id(title: str) -> str:
+    """The id of a paper that has no arXiv id, from its title (case, spacing and punctuation
+    aside), in the old-style shape so every tool that takes an id takes it."""
+    key = " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", title).casefold()))
+    number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % 10_000_000
+    return f"{LOCAL_ARCHIVE}/{number:07d}"
+
+
+def is_local(arxiv_id: str) -> bool:
+    return arxiv_id.startswith(LOCAL_ARCHIVE + "/")
 
 
 class InvalidArxivId(ValueError):

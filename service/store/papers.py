@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import String, Table, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.ingest.ids import LOCAL_ARCHIVE, is_local
 from service.ingest.memory import gc_paused
 from service.ingest.model import Author, RawPaper
 from service.store.bulk import insert_ignore_many, update_many
@@ -209,7 +210,9 @@ def _by_columns(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def needing_enrichment(session: Session, arxiv_ids: Sequence[str], max_attempts: int) -> list[str]:
-    """Of these ids, the ones with no arXiv categories yet (absent rows included)."""
+    """Of these ids, the ones with no arXiv categories yet (absent rows included); papers
+    with a local id are not on arXiv."""
+    arxiv_ids = [i for i in arxiv_ids if not is_local(i)]
     done = set(
         session.scalars(
             select(Paper.arxiv_id).where(
@@ -231,6 +234,7 @@ def due_for_enrichment(
             Paper.enriched_at.is_(None),
             Paper.enrich_attempts < max_attempts,
             Paper.ingested_at >= since,
+            Paper.arxiv_id.not_like(LOCAL_ARCHIVE + "/%"),
         )
         .order_by(Paper.ingested_at.desc(), Paper.id.desc())
         .limit(limit)

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.ingest.ids import is_local
 from service.match.preview import preview_interests
 from service.track.interests import InterestProblem
 from service.web.views import NO_PREVIEW, Preview, PreviewHit
@@ -46,7 +47,8 @@ def preview(
 
 
 def _safe_url(url: str | None, arxiv_id: str) -> str:
-    """Only http(s) links reach an href (RELIABILITY.md W10)."""
+    """Only http(s) links reach an href (RELIABILITY.md W10); a paper with a local id and no
+    link of its own gets none."""
     if url and url.lower().startswith(("https://", "http://")):
         return url
-    return f"https://arxiv.org/abs/{arxiv_id}"
+    return "" if is_local(arxiv_id) else f"https://arxiv.org/abs/{arxiv_id}"

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from service.ingest import files
-from service.ingest.ids import InvalidArxivId, parse_arxiv_id
+from service.ingest.ids import InvalidArxivId, canonical_arxiv_id, parse_arxiv_id
 from service.ingest.model import PayloadError
-from tests.conftest import SAMPLES
+from service.store import papers
+from service.store.papers import upsert_papers
+from tests.conftest import SAMPLES, SHARED
+
+NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -71,14 +78,46 @@ def test_bad_items_are_reported_by_position_and_others_kept() -> None:
     result = files.parse(
         json.dumps(
             [
-                {"title": "no id"},
+                {"summary": "neither id nor title"},
                 {"arxiv_id": "2401.00003"},
                 {"arxiv_id": "2401.00004", "title": "ok"},
+                {"arxiv_id": 2401.00005, "title": "a number"},
             ]
         ).encode()
     )
     assert [p.arxiv_id for p in result.papers] == ["2401.00004"]
-    assert result.errors == ["item 1: missing arxiv_id", "item 2: 2401.00003: missing title"]
+    assert result.errors == [
+        "item 1: missing arxiv_id and title",
+        "item 2: 2401.00003: missing title",
+        "item 4: arxiv_id is not a string",
+    ]
+
+
+def test_papers_without_an_arxiv_id_get_a_stable_local_id_and_no_arxiv_links() -> None:
+    """A reading list of titles and abstracts (the shape of the shared seed papers)."""
+    first = files.parse(json.dumps([
+        {"title": "Scaling Vision Transformers", "summary": "We scale ViTs."},
+        {"title": "Another paper", "abs_url": "https://example.org/paper"},
+    ]).encode()).papers  # fmt: skip
+    again = files.parse(json.dumps([{"title": "  scaling vision-transformers!"}]).encode()).papers
+    assert re.fullmatch(r"local/\d{7}", first[0].arxiv_id)
+    assert again[0].arxiv_id == first[0].arxiv_id  # case, spacing and punctuation aside
+    assert first[1].arxiv_id != first[0].arxiv_id
+    assert (first[0].abs_url, first[0].pdf_url) == (None, None)
+    assert (first[1].abs_url, first[1].pdf_url) == ("https://example.org/paper", None)
+    assert canonical_arxiv_id(first[0].arxiv_id) == first[0].arxiv_id  # `papers show` takes it
+
+
+def test_the_shared_seed_papers_import_whole_and_are_never_looked_up(
+    session: Session,
+) -> None:
+    result = files.read(SHARED / "data" / "seed_papers.json")
+    assert len(result.papers) == 72 and result.errors == []
+    assert len({p.arxiv_id for p in result.papers}) == 72
+    upsert_papers(session, result.papers, NOW)
+    ids = [p.arxiv_id for p in result.papers]
+    assert papers.needing_enrichment(session, [*ids, "2401.00001"], 3) == ["2401.00001"]
+    assert papers.due_for_enrichment(session, NOW - dt.timedelta(days=1), 3, 100) == []
 
 
 @pytest.mark.parametrize("body", [b'[{"arxiv_id": "2401.00001", "title"', b"\xff\xfe", b'{"a": 1}'])

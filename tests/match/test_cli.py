@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from service.cli import app
 from service.config import Settings
 from service.store import migrate
-from tests.conftest import DEMO_DATA
+from tests.conftest import DEMO_DATA, SHARED
+from tests.match.evaluate import EVAL_SET, evaluate, seed_papers
 
 runner = CliRunner()
 
@@ -68,3 +69,26 @@ def test_match_test_reports_syntax_errors_with_position_and_hint(env: Settings) 
         "hint": "Did you mean cat:cs.CV or cat:math.CV?",
         "interest": "cat:cv",
     }
+
+
+def test_match_test_over_the_shared_seed_papers_as_they_are(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The judged papers, imported straight from the shared file (titles and abstracts, no
+    arXiv ids), rank in `match test` as in the evaluation script."""
+    monkeypatch.setenv("PAPERPOST_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PAPERPOST_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("PAPERPOST_MATCH_SEMANTIC", "off")
+    migrate.upgrade(settings.database_url)
+    result = runner.invoke(app, ["ingest", "file", str(SHARED / "data" / "seed_papers.json")])
+    assert result.exit_code == 0 and "new 72" in " ".join(result.output.split()), result.output
+    items = json.loads(EVAL_SET.read_text(encoding="utf-8"))["interests"]
+    item = next(i for i in items if i["interest"] == "click-through rate prediction")
+    expected = evaluate([item], seed_papers(), None)[0]
+    result = runner.invoke(app, ["match", "test", item["interest"], "--json", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    titles = [p["title"] for p in json.loads(result.output)["papers"]]
+    seed = json.loads((SHARED / "data" / "seed_papers.json").read_text())["papers"]
+    judged = {" ".join(seed[int(n)]["title"].split()) for n in item["relevant"]}
+    assert len(titles) == expected.returned and expected.ndcg == 1.0
+    assert {" ".join(t.split()) for t in titles[: len(judged)]} == judged
