@@ -172,9 +172,10 @@ def _grouped_subscriptions(session: Session, subscriber_ids: Iterable[int] | Non
     cursor = connection.cursor(binary=True)
     cursor.execute(_ACTIVE.format(only="" if ids is None else "AND id = ANY(%s)"), params)
     found: tuple[bytes | None, bytes | None] = cursor.fetchone() or (None, None)
-    if found[0] is None or found[1] is None:
+    active, most = found
+    if active is None or most is None:
         return Subscriptions([], [], Holders.of([]), np.zeros(1, dtype=np.int64))
-    people, sizes = _int_arrays([found[0]]), _int_arrays([found[1]])
+    people, sizes = _int_arrays([active]), _int_arrays([most])
     limits = np.zeros(int(people.max()) + 1, dtype=np.int64)
     limits[people] = sizes
     where = "" if ids is None else "WHERE subscriber_id = ANY(%s)"
